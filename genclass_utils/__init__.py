@@ -1,0 +1,45 @@
+"""genclass_utils: the helper package of the course *Generate to Classify*.
+
+Typical use at the top of a chapter::
+
+    import genclass_utils as gu
+    cfg = gu.setup(profile=profile, dataset=dataset, seed=seed)
+
+Submodules are imported on first use, so ``import genclass_utils`` is fast and does not load
+TensorFlow until a chapter needs it.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from .errors import ArtifactError, ConfigError, DataError, GenclassError, InputError, TrainingError
+
+__version__ = "0.1.0"
+
+_SUBMODULES = ("artifacts", "config", "data", "evaluator", "experiments", "files", "metrics",
+               "models", "nbcheck", "plotting", "preprocess", "report", "runbook", "sampling",
+               "training", "bench", "distributed", "robustness")
+
+
+def setup(profile=None, dataset="fashion_mnist", seed=0, quiet=False):
+    """Seed everything, resolve the profile, set the figure style and return the run's config."""
+    from .config import setup as _setup
+
+    return _setup(profile=profile, dataset=dataset, seed=seed, quiet=quiet)
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        module = importlib.import_module(f".{name}", __name__)
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'genclass_utils' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_SUBMODULES))
+
+
+__all__ = ["setup", "GenclassError", "DataError", "ConfigError", "InputError", "ArtifactError",
+           "TrainingError", *_SUBMODULES]

@@ -1,0 +1,239 @@
+"""Profiles (smoke, cpu, gpu), their resolution, and the notebook setup call.
+
+Every chapter reads its budgets from the profile (``cfg.epochs("gan")``) instead of
+branching on the profile's name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import platform
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+import numpy as np
+
+from .errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+DATASETS = ("fashion_mnist", "mnist", "cifar10")
+
+
+def _ro(d: dict) -> Mapping:
+    return MappingProxyType(dict(d))
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A compute budget: epochs, batch sizes and sample counts per kind of model or study."""
+
+    name: str
+    description: str
+    epochs_by_kind: Mapping[str, int]
+    batch_by_kind: Mapping[str, int]
+    samples_by_kind: Mapping[str, int]
+    # Cap on the number of real training images a notebook uses (None = all of them).
+    max_train: int | None = None
+    # Number of seeds for repeated experiments (mean and std over seeds).
+    n_seeds: int = 3
+    # Keras verbosity for fit(): 0 silent, 2 one line per epoch.
+    verbose: int = 2
+    default_batch: int = 128
+
+    def _get(self, table: Mapping[str, int], kind: str, what: str) -> int:
+        try:
+            return table[kind]
+        except KeyError:
+            raise ConfigError(
+                f"profile {self.name!r} has no {what} budget for {kind!r}; "
+                f"known kinds: {', '.join(sorted(table))}"
+            ) from None
+
+    def epochs(self, kind: str) -> int:
+        """Return the number of epochs this profile gives to a kind of model."""
+        return self._get(self.epochs_by_kind, kind, "epochs")
+
+    def batch_size(self, kind: str) -> int:
+        """Return the batch size for a kind of model (the profile's default if unlisted)."""
+        return self.batch_by_kind.get(kind, self.default_batch)
+
+    def samples(self, kind: str) -> int:
+        """Return how many images to generate or evaluate for a purpose (``"fid"``, ``"cas"``...)."""
+        return self._get(self.samples_by_kind, kind, "sample")
+
+
+_EPOCH_KINDS = ("cnn", "rnn", "evaluator", "quick_classifier", "gan", "cgan", "vae",
+                "cvae", "vaegan", "cas", "lowdata_generator", "lowdata_classifier")
+
+SMOKE = Profile(
+    name="smoke",
+    description="proves that the code runs; numbers mean nothing",
+    epochs_by_kind=_ro({k: 1 for k in _EPOCH_KINDS}),
+    batch_by_kind=_ro({}),
+    samples_by_kind=_ro({"fid": 500, "cas": 1000, "grid": 100, "sensitivity": 500}),
+    max_train=2000,
+    n_seeds=1,
+    verbose=0,
+    default_batch=128,
+)
+
+CPU = Profile(
+    name="cpu",
+    description="the committed reference run on 2 CPU cores",
+    epochs_by_kind=_ro({"cnn": 12, "rnn": 4, "evaluator": 12, "quick_classifier": 3,
+                        "gan": 6, "cgan": 8, "vae": 8, "cvae": 10, "vaegan": 8,
+                        "cas": 5, "lowdata_generator": 60, "lowdata_classifier": 40}),
+    batch_by_kind=_ro({"gan": 128, "cgan": 128, "vae": 128, "cvae": 128, "vaegan": 128}),
+    samples_by_kind=_ro({"fid": 10000, "cas": 20000, "grid": 100, "sensitivity": 10000}),
+    max_train=None,
+    n_seeds=3,
+    verbose=2,
+    default_batch=128,
+)
+
+GPU = Profile(
+    name="gpu",
+    description="full quality on one GPU",
+    epochs_by_kind=_ro({"cnn": 30, "rnn": 15, "evaluator": 30, "quick_classifier": 5,
+                        "gan": 40, "cgan": 50, "vae": 40, "cvae": 50, "vaegan": 40,
+                        "cas": 20, "lowdata_generator": 200, "lowdata_classifier": 100}),
+    batch_by_kind=_ro({}),
+    samples_by_kind=_ro({"fid": 10000, "cas": 55000, "grid": 100, "sensitivity": 10000}),
+    max_train=None,
+    n_seeds=5,
+    verbose=2,
+    default_batch=128,
+)
+
+PROFILES: Mapping[str, Profile] = MappingProxyType({p.name: p for p in (SMOKE, CPU, GPU)})
+
+
+def gpu_available() -> bool:
+    """Return True when TensorFlow sees at least one GPU."""
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def resolve_profile(profile: str | None = None) -> Profile:
+    """Return the profile named by the argument, else GENCLASS_PROFILE, else gpu/cpu by hardware."""
+    name = profile if profile is not None else os.environ.get("GENCLASS_PROFILE") or None
+    if name is None:
+        name = "gpu" if gpu_available() else "cpu"
+    name = str(name).strip().lower()
+    if name == "auto":
+        name = "gpu" if gpu_available() else "cpu"
+    if name not in PROFILES:
+        raise ConfigError(f"unknown profile {name!r}; choose one of: {', '.join(PROFILES)}")
+    return PROFILES[name]
+
+
+def check_dataset(dataset: str) -> str:
+    """Return the dataset's canonical name, or raise ConfigError listing the choices."""
+    name = str(dataset).strip().lower().replace("-", "_")
+    if name not in DATASETS:
+        raise ConfigError(f"unknown dataset {dataset!r}; choose one of: {', '.join(DATASETS)}")
+    return name
+
+
+@dataclass
+class RunConfig:
+    """What a notebook needs to know about its run: profile, dataset, seed and paths."""
+
+    profile: Profile
+    dataset: str
+    seed: int
+    device: str
+    started: float = field(default_factory=time.time)
+    root: Path = ROOT
+
+    # Budgets are read through the profile so that notebooks never branch on its name.
+    def epochs(self, kind: str) -> int:
+        """Return the profile's epochs for a kind of model."""
+        return self.profile.epochs(kind)
+
+    def batch_size(self, kind: str) -> int:
+        """Return the profile's batch size for a kind of model."""
+        return self.profile.batch_size(kind)
+
+    def samples(self, kind: str) -> int:
+        """Return the profile's sample count for a purpose."""
+        return self.profile.samples(kind)
+
+    @property
+    def verbose(self) -> int:
+        """Return the Keras verbosity for this profile."""
+        return self.profile.verbose
+
+    @property
+    def n_seeds(self) -> int:
+        """Return how many seeds repeated experiments use."""
+        return self.profile.n_seeds
+
+    @property
+    def artifacts_dir(self) -> Path:
+        """Return artifacts/<profile>/ (or $GENCLASS_ARTIFACTS/<profile>/)."""
+        base = os.environ.get("GENCLASS_ARTIFACTS")
+        return (Path(base) if base else self.root / "artifacts") / self.profile.name
+
+    @property
+    def results_dir(self) -> Path:
+        """Return where results go: results/<profile>/, or _build/results/smoke/ for smoke."""
+        if self.profile.name == "smoke":
+            return self.root / "_build" / "results" / "smoke"
+        return self.root / "results" / self.profile.name
+
+    def replace(self, **changes) -> RunConfig:
+        """Return a copy with some fields changed (for instance another seed)."""
+        return dataclasses.replace(self, **changes)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and TensorFlow/Keras; turn on op determinism on CPU."""
+    import keras
+    import tensorflow as tf
+
+    random.seed(seed)
+    np.random.seed(seed)
+    keras.utils.set_random_seed(seed)
+    if not tf.config.list_physical_devices("GPU"):
+        tf.config.experimental.enable_op_determinism()
+
+
+def describe_device() -> str:
+    """Return a short description of the compute device TensorFlow will use."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        try:
+            name = tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")
+        except Exception:  # details are optional; the count is what matters
+            name = "GPU"
+        return f"{len(gpus)}x {name}"
+    return f"CPU ({os.cpu_count()} cores, {platform.machine()})"
+
+
+def setup(profile: str | None = None, dataset: str = "fashion_mnist", seed: int = 0,
+          quiet: bool = False) -> RunConfig:
+    """Seed everything, resolve the profile, set the figure style and return the run's config."""
+    import keras
+    import tensorflow as tf
+
+    from . import plotting
+
+    dataset = check_dataset(dataset)
+    prof = resolve_profile(profile)
+    seed_everything(int(seed))
+    plotting.set_style()
+    cfg = RunConfig(profile=prof, dataset=dataset, seed=int(seed), device=describe_device())
+    if not quiet:
+        print(f"genclass | profile={prof.name} dataset={dataset} seed={seed} | "
+              f"{cfg.device} | TF {tf.__version__} Keras {keras.__version__}")
+    return cfg

@@ -1,0 +1,86 @@
+"""Results files: results/<profile>/<notebook>.json, written atomically at the end of a chapter."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import time
+from collections.abc import Mapping
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from .files import atomic_write_json
+
+_PACKAGES = ("tensorflow", "tensorflow-cpu", "keras", "numpy", "scipy", "scikit-learn",
+             "scikit-image", "matplotlib")
+
+
+def package_versions() -> dict[str, str]:
+    """Return the installed versions of the packages that shape the numbers."""
+    out = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def hardware() -> dict[str, Any]:
+    """Return a short description of the machine: CPU, cores and accelerators."""
+    info: dict[str, Any] = {"machine": platform.machine(), "cpu_count": os.cpu_count(),
+                            "processor": platform.processor() or platform.machine()}
+    try:
+        import tensorflow as tf
+
+        info["gpus"] = [d.name for d in tf.config.list_physical_devices("GPU")]
+    except Exception:  # TensorFlow is optional for this function
+        info["gpus"] = []
+    return info
+
+
+def save_results(name: str, metrics: Mapping[str, Any], cfg) -> Path:
+    """Write the chapter's metrics and run facts to results/<profile>/<name>.json; return the path."""
+    record = {
+        "notebook": name,
+        "profile": cfg.profile.name,
+        "dataset": cfg.dataset,
+        "seed": cfg.seed,
+        "metrics": dict(metrics),
+        "wall_seconds": round(time.time() - cfg.started, 1),
+        "hardware": hardware(),
+        "versions": package_versions(),
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    path = Path(cfg.results_dir) / f"{name}.json"
+    atomic_write_json(path, record)
+    print(f"saved {path.relative_to(cfg.root) if path.is_relative_to(cfg.root) else path}")
+    return path
+
+
+def table(rows: Mapping[str, Mapping[str, Any]] | list[Mapping[str, Any]], floatfmt: str = ".4f"
+          ) -> str:
+    """Return a small plain-text table of rows (dicts), for printing in a notebook."""
+    if isinstance(rows, Mapping):
+        rows = [{"": k, **dict(v)} for k, v in rows.items()]
+    rows = list(rows)
+    if not rows:
+        return ""
+    cols: list[str] = []
+    for r in rows:
+        cols += [c for c in r if c not in cols]
+
+    def fmt(v: Any) -> str:
+        if isinstance(v, float):
+            return format(v, floatfmt)
+        return "" if v is None else str(v)
+
+    cells = [[fmt(r.get(c)) for c in cols] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
+    line = "  ".join(c.ljust(w) for c, w in zip(cols, widths))
+    sep = "  ".join("-" * w for w in widths)
+    body = ["  ".join(v.rjust(w) if i else v.ljust(w) for i, (v, w) in enumerate(zip(row, widths)))
+            for row in cells]
+    return "\n".join([line, sep, *body])
