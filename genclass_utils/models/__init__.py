@@ -1,0 +1,1 @@
+"""Model definitions, each explained in its chapter: classifiers, gan, vae, vaegan."""
