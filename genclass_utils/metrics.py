@@ -6,7 +6,7 @@ embeddings or predictions (gu.evaluator), never on Inception features.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 from scipy import linalg
@@ -270,46 +270,53 @@ def nearest_neighbours(query_features: np.ndarray, reference_features: np.ndarra
 
 
 def memorisation_check(generated_features: np.ndarray, train_features: np.ndarray,
-                       test_features: np.ndarray, quantile: float = 0.01) -> dict:
-    """Return nearest-training-image distances of generated and of test images, and their comparison.
+                       test_distance: np.ndarray, quantile: float = 0.01) -> dict:
+    """Return nearest-training-image distances and indices of generated images, compared with test images'.
 
-    Test images were never trained on, so their distances to the training set show how close
-    an unseen real image usually lies. A generator that copies its training images has many
-    generated->train distances below the low `quantile` of test->train distances.
+    test_distance holds, for real test images (never trained on), the distance to their nearest
+    training image (``nearest_neighbours(test, train)[0]``): how close an unseen real image
+    usually lies. A generator that copies its training images puts many generated images below
+    the low `quantile` of those distances.
     """
     if not 0 < quantile < 1:
         raise InputError(f"quantile must lie in (0, 1); got {quantile}")
+    d_test = np.asarray(test_distance, dtype=np.float64)
+    if d_test.ndim != 1 or d_test.size == 0 or not np.isfinite(d_test).all():
+        raise InputError("test_distance must be a non-empty 1-D array of finite distances")
     d_gen, i_gen = nearest_neighbours(generated_features, train_features)
-    d_test, i_test = nearest_neighbours(test_features, train_features)
     threshold = float(np.quantile(d_test, quantile))
-    return {"gen_distance": d_gen, "gen_index": i_gen, "test_distance": d_test,
-            "test_index": i_test, "threshold": threshold,
+    return {"distance": d_gen, "index": i_gen, "threshold": threshold,
             "share_below_threshold": float(np.mean(d_gen < threshold)),
-            "median_ratio": float(np.median(d_gen) / max(np.median(d_test), 1e-12))}
+            "median_ratio": float(np.median(d_gen) / max(float(np.median(d_test)), 1e-12))}
 
 
 # --------------------------------------------------------------------------- sensitivity
 
-def sample_size_sensitivity(metric: Callable[[np.ndarray, np.ndarray], float],
+def sample_size_sensitivity(metric: Callable[[np.ndarray, np.ndarray], float | Mapping],
                             real_features: np.ndarray, fake_features: np.ndarray,
                             sizes: Sequence[int] = (1000, 5000, 10000), repeats: int = 1,
-                            seed: int = 0) -> dict[int, dict[str, float]]:
-    """Return {n: {"mean", "std"}} of metric(real[:n], fake[:n]) over random subsets of n samples.
+                            seed: int = 0) -> dict[int, dict[str, dict[str, float]]]:
+    """Return {n: {key: {"mean", "std"}}} of metric(real subset, fake subset) over subsets of n samples.
 
-    Sizes larger than either set are skipped. The Fréchet distance is biased upwards at small n,
-    so only numbers computed on the same n compare.
+    A metric returning a dict (precision_recall) gives one key per entry; one returning a float
+    gives the key ``metric.__name__``. Sizes larger than either set are skipped. The Fréchet
+    distance is biased upwards at small n, so only numbers computed on the same n compare.
     """
     real, fake = _pair(real_features, fake_features, "real_features", "fake_features")
     rng = np.random.default_rng(seed)
-    out: dict[int, dict[str, float]] = {}
+    out: dict[int, dict[str, dict[str, float]]] = {}
     for n in sizes:
         n = int(n)
         if n < 2:
             raise InputError(f"sample sizes must be at least 2; got {n}")
         if n > min(len(real), len(fake)):
             continue
-        vals = [float(metric(real[rng.choice(len(real), n, replace=False)],
-                             fake[rng.choice(len(fake), n, replace=False)]))
-                for _ in range(max(int(repeats), 1))]
-        out[n] = {"mean": float(np.mean(vals)), "std": float(np.std(vals))}
+        runs: dict[str, list[float]] = {}
+        for _ in range(max(int(repeats), 1)):
+            v = metric(real[rng.choice(len(real), n, replace=False)],
+                       fake[rng.choice(len(fake), n, replace=False)])
+            items = v.items() if isinstance(v, Mapping) else [(getattr(metric, "__name__", "value"), v)]
+            for key, val in items:
+                runs.setdefault(key, []).append(float(val))
+        out[n] = {k: {"mean": float(np.mean(v)), "std": float(np.std(v))} for k, v in runs.items()}
     return out

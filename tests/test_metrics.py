@@ -116,11 +116,14 @@ def test_nearest_neighbours_finds_copies():
 
 def test_memorisation_check_flags_a_copying_generator():
     train, test = cloud(500), cloud(200, seed=1)
-    copier = metrics.memorisation_check(train[:100] + 1e-6, train, test)
-    honest = metrics.memorisation_check(cloud(100, seed=2), train, test)
+    d_test, _ = metrics.nearest_neighbours(test, train)
+    copier = metrics.memorisation_check(train[:100] + 1e-6, train, d_test)
+    honest = metrics.memorisation_check(cloud(100, seed=2), train, d_test)
     assert copier["share_below_threshold"] == 1.0 and copier["median_ratio"] < 0.01
+    assert copier["index"].tolist() == list(range(100))
     assert honest["share_below_threshold"] < 0.1 and 0.7 < honest["median_ratio"] < 1.4
-    assert honest["gen_index"].shape == (100,) and honest["test_distance"].shape == (200,)
+    with pytest.raises(InputError, match="test_distance"):
+        metrics.memorisation_check(cloud(10), train, np.array([np.nan, 1.0]))
 
 
 def test_sensitivity_shows_frechet_bias_shrinking_with_n():
@@ -128,7 +131,35 @@ def test_sensitivity_shows_frechet_bias_shrinking_with_n():
     out = metrics.sample_size_sensitivity(metrics.frechet_distance, real, fake,
                                           sizes=(200, 1000, 4000, 9000), repeats=2)
     assert list(out) == [200, 1000, 4000]  # 9000 > available samples: skipped
-    assert out[200]["mean"] > out[1000]["mean"] > out[4000]["mean"]
+    fd = [out[n]["frechet_distance"]["mean"] for n in (200, 1000, 4000)]
+    assert fd[0] > fd[1] > fd[2]
+    assert out[200]["frechet_distance"]["std"] > 0
+
+
+def test_sensitivity_accepts_dict_metrics():
+    out = metrics.sample_size_sensitivity(metrics.precision_recall, cloud(100), cloud(100),
+                                          sizes=(100,))
+    assert set(out[100]) == {"precision", "recall"}  # n = all: the same set, permuted
+    assert out[100]["recall"]["mean"] == out[100]["precision"]["mean"] == 1.0
+
+
+# ---------------------------------------------------------------- figures
+
+def test_metric_figures_build_and_reject_empty_input():
+    import matplotlib.pyplot as plt
+
+    from genclass_utils import plotting
+
+    imgs = np.zeros((3, 8, 8, 1), np.uint8)
+    figs = [plotting.labeled_rows({"a": imgs, "b": imgs}, ncols=4),
+            plotting.distance_histograms({"a": np.arange(10.0)}, np.arange(5.0)),
+            plotting.metric_bars({"a": {"fid": 1.0}, "b": {"fid": 2.0}}, ["fid"], {"fid": 0.5}),
+            plotting.metric_curves([1, 2], {"a": [3.0, 2.0]}, {"a": [0.1, 0.1]})]
+    assert all(len(f.axes) >= 1 for f in figs)
+    for bad in (lambda: plotting.labeled_rows({}), lambda: plotting.metric_bars({}, ["fid"])):
+        with pytest.raises(InputError):
+            bad()
+    plt.close("all")
 
 
 # ---------------------------------------------------------------- CAS
