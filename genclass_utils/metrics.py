@@ -6,6 +6,7 @@ embeddings or predictions (gu.evaluator), never on Inception features.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
@@ -44,10 +45,12 @@ def frechet_distance_from_stats(mu1, sigma1, mu2, sigma2) -> float:
     for a, n in ((mu1, "mu1"), (mu2, "mu2"), (s1, "sigma1"), (s2, "sigma2")):
         if not np.isfinite(a).all():
             raise InputError(f"{n} contains NaN or Inf")
-    covmean = linalg.sqrtm(s1.dot(s2))
-    if not np.isfinite(covmean).all():  # near-singular product: regularise, as in the reference code
-        eps = 1e-6 * np.eye(s1.shape[0])
-        covmean = linalg.sqrtm((s1 + eps).dot(s2 + eps))
+    with warnings.catch_warnings():  # singular covariances (dead ReLU features) are expected
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        covmean = linalg.sqrtm(s1.dot(s2))
+        if not np.isfinite(covmean).all():  # near-singular product: regularise, as in the reference code
+            eps = 1e-6 * np.eye(s1.shape[0])
+            covmean = linalg.sqrtm((s1 + eps).dot(s2 + eps))
     covmean = np.real(covmean)
     diff = mu1 - mu2
     return float(max(diff.dot(diff) + np.trace(s1) + np.trace(s2) - 2.0 * np.trace(covmean), 0.0))
@@ -165,7 +168,7 @@ def coverage_entropy(predicted: np.ndarray, n_classes: int) -> float:
         raise InputError(f"n_classes must be at least 2; got {n_classes}")
     h = class_histogram(predicted, n_classes)
     nz = h[h > 0]
-    return float(max(-(nz * np.log(nz)).sum() / np.log(n_classes), 0.0))
+    return float(max(-(nz * np.log(nz)).sum() / np.log(n_classes), 0.0)) + 0.0  # no -0.0
 
 
 # --------------------------------------------------------------------------- Classification Accuracy Score
