@@ -16,16 +16,19 @@ def conv_bn_relu(x, filters: int, strides: int = 1, name: str | None = None, bn_
 
 def evaluator_cnn(input_shape=(28, 28, 1), n_classes: int = 10, width: int = 32,
                   embedding_dim: int = 128, name: str = "evaluator") -> keras.Model:
-    """Return the evaluator CNN: VGG-style blocks, an 'embedding' layer, then softmax."""
+    """Return the evaluator CNN: three Conv-BN-ReLU stages, GAP, an 'embedding' layer, softmax.
+
+    Sized for 2 CPU cores: one 3x3 convolution per resolution (28, 14, 7) keeps a training step
+    near 15 MFLOP per image, so a dozen epochs over 55,000 images fit in a few minutes.
+    """
     inputs = keras.Input(input_shape, name="image")
     x = inputs
     for i, f in enumerate((width, width * 2, width * 4)):
-        x = conv_bn_relu(x, f, name=f"block{i + 1}a")
-        x = conv_bn_relu(x, f, name=f"block{i + 1}b")
-        x = layers.MaxPooling2D(name=f"block{i + 1}_pool")(x)
-        x = layers.Dropout(0.1 * (i + 1), name=f"block{i + 1}_drop")(x)
+        x = conv_bn_relu(x, f, name=f"block{i + 1}")
+        if i < 2:
+            x = layers.MaxPooling2D(name=f"block{i + 1}_pool")(x)
     x = layers.GlobalAveragePooling2D(name="gap")(x)
     x = layers.Dense(embedding_dim, activation="relu", name="embedding")(x)
-    x = layers.Dropout(0.3, name="head_drop")(x)
+    x = layers.Dropout(0.2, name="head_drop")(x)
     outputs = layers.Dense(n_classes, activation="softmax", name="probs")(x)
     return keras.Model(inputs, outputs, name=name)
