@@ -265,6 +265,39 @@ def make_trainer(build: Callable[[tuple, int], object], n_classes: int, steps: i
     return fit
 
 
+def budget_steps(epochs: int, n_images: int, batch_size: int, min_steps: int = 0) -> int:
+    """Return the gradient steps of ``epochs`` passes over n_images (at least min_steps)."""
+    return max(int(min_steps), int(epochs) * math.ceil(max(int(n_images), 1) / int(batch_size)))
+
+
+def cvae_trainer(n_classes: int, epochs: int, batch_size: int = 64, min_steps: int = 300, latent_dim: int = 16,
+                 verbose: int = 0) -> Callable:
+    """Return train_generator(x, y, seed) -> cVAE decoder trained on exactly (x, y).
+
+    The cVAE is chapter 4's (``gu.models.vae.build_vae``); it trains for
+    ``budget_steps(epochs, len(x), batch_size, min_steps)`` steps with a KL warm-up over the
+    first tenth, and the decoder is returned as a generator (images in [0, 1]).
+    """
+    def train_generator(x: np.ndarray, y: np.ndarray, seed: int = 0):
+        import keras
+
+        from . import data
+        from .models import vae
+
+        steps = budget_steps(epochs, len(x), batch_size, min_steps)
+        per_epoch = min(steps, 100)
+        keras.utils.set_random_seed(seed)
+        model = vae.build_vae(tuple(x.shape[1:]), latent_dim, n_classes,
+                              warmup_steps=steps // 10, seed=seed)
+        ds = data.make_dataset(data.scale(x), np.asarray(y, np.int32),
+                               batch_size=min(batch_size, len(x)), seed=seed).repeat()
+        model.fit(ds, steps_per_epoch=per_epoch, epochs=math.ceil(steps / per_epoch),
+                  verbose=verbose, shuffle=False)
+        return model.generator()
+
+    return train_generator
+
+
 def classical_augmentation(seed: int = 0, flip: bool = True, shift: float = 0.1,
                            zoom: float = 0.1, rotation: float = 0.0):
     """Return a keras Sequential of random flips, translations and zooms (training only)."""
@@ -377,10 +410,11 @@ def run_tstr(generators: Mapping[str, object], x_real, y_real, x_val, y_val, x_t
 LOW_DATA_VARIANTS = ("real", "real+classical", "real+generated", "real+generated+classical")
 
 
-def run_low_data(splits, x_test, y_test, fit: Fit, train_generator: Callable,
+def run_low_data(splits, x_test, y_test, fit: Fit | Mapping[int, Fit], train_generator: Callable,
                  n_classes: int, sizes: Iterable[int] = (10, 50, 100), n_seeds: int = 3,
                  gen_ratio: float = 1.0, val_per_class: int | None = None,
                  augment_factory: Callable[[int], object] | None = None, seed: int = 0,
+                 on_generator: Callable[[int, int, Sampler], None] | None = None,
                  log: Callable[[str], None] | None = print) -> dict[int, dict[str, dict]]:
     """Return {labels per class: {variant: mean_std}} for the four low-data variants.
 
@@ -388,7 +422,9 @@ def run_low_data(splits, x_test, y_test, fit: Fit, train_generator: Callable,
     val_per_class (default: the same n) per class from the validation split; a conditional
     generator trained by ``train_generator(x_labeled, y_labeled, seed)`` on the labeled subset
     only (the other training images are unused); gen_ratio generated images per labeled one,
-    class-balanced, sampled after training.
+    class-balanced, sampled after training. ``fit`` may map each size to its own trainer (a
+    budget that grows with the labeled set); all variants of one size share it.
+    ``on_generator(n, seed, sampler)`` is called with each trained generator (to show samples).
     """
     log = log or (lambda s: None)
     augment_factory = augment_factory or classical_augmentation
@@ -400,14 +436,17 @@ def run_low_data(splits, x_test, y_test, fit: Fit, train_generator: Callable,
             sub = low_data_split(splits, n, seed=s, n_unlabeled=0)
             xv, yv = small_validation(splits.x_val, splits.y_val, val_per_class or n, seed=s)
             sampler = as_sampler(train_generator(sub.x_labeled, sub.y_labeled, s))
+            if on_generator is not None:
+                on_generator(int(n), s, sampler)
             xg, yg, _ = mix_with_generated(sub.x_labeled, sub.y_labeled, sampler, gen_ratio,
                                            n_classes, seed=s)
             runs = {"real": (sub.x_labeled, sub.y_labeled, None),
                     "real+classical": (sub.x_labeled, sub.y_labeled, augment_factory(s)),
                     "real+generated": (xg, yg, None),
                     "real+generated+classical": (xg, yg, augment_factory(s))}
+            fit_n = fit[n] if isinstance(fit, Mapping) else fit
             for v, (x, y, aug) in runs.items():
-                model = fit(x, y, xv, yv, seed=s, augment=aug)
+                model = fit_n(x, y, xv, yv, seed=s, augment=aug)
                 acc[v].append(scores(model, x_test, y_test)["accuracy"])
             log(f"n={n} seed={s}: " + ", ".join(f"{v}={acc[v][-1]:.4f}" for v in acc))
         out[int(n)] = {v: mean_std(a) for v, a in acc.items()}
@@ -419,6 +458,7 @@ def run_low_data(splits, x_test, y_test, fit: Fit, train_generator: Callable,
 def run_rare_class(x_train, y_train, x_val, y_val, x_test, y_test, fit: Fit,
                    train_generator: Callable, n_classes: int, rare_class: int,
                    fraction: float = 0.02, seed: int = 0,
+                   on_generator: Callable[[Sampler], None] | None = None,
                    log: Callable[[str], None] | None = print) -> dict[str, dict[str, float]]:
     """Return {variant: {recall, balanced_accuracy, accuracy}} on the test split.
 
@@ -439,6 +479,8 @@ def run_rare_class(x_train, y_train, x_val, y_val, x_test, y_test, fit: Fit,
     xo, yo = oversample(x_imb, y_imb, seed)
     out["oversampling"] = scores(fit(xo, yo, xv, yv, seed=seed), x_test, y_test, rare_class)
     sampler = as_sampler(train_generator(x_imb, y_imb, seed))
+    if on_generator is not None:
+        on_generator(sampler)
     n_fill = int(np.median(counts)) - int(counts[rare_class])
     labels = np.full(max(n_fill, 0), rare_class, np.int32)
     x_gen = draw(sampler, labels, seed + 7) if len(labels) else x_imb[:0]
@@ -500,7 +542,8 @@ def run_auto_labelling(split: LowDataSplit, x_val, y_val, x_test, y_test, fit: F
 __all__ = [
     "LowDataSplit", "check_disjoint", "low_data_split", "small_validation", "make_imbalanced",
     "oversample", "class_weights", "synthetic_labels", "as_sampler", "draw", "mix",
-    "mix_with_generated", "make_trainer", "classical_augmentation", "predict_proba", "scores",
+    "mix_with_generated", "make_trainer", "budget_steps", "cvae_trainer",
+    "classical_augmentation", "predict_proba", "scores",
     "mean_std", "select_confident", "agreeing", "label_precision", "run_tstr", "run_low_data",
     "LOW_DATA_VARIANTS", "run_rare_class", "run_auto_labelling",
 ]

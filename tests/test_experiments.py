@@ -255,3 +255,27 @@ def test_run_auto_labelling(toy):
     assert out["thresholds"]["0.99"]["kept"] <= 200
     assert 0 <= out["thresholds"]["0"]["label_precision"] <= 1
     assert out["generated_all"]["kept"] == 20
+
+
+def test_budget_steps():
+    assert ex.budget_steps(40, 500, 64) == 40 * 8
+    assert ex.budget_steps(1, 10, 64, min_steps=200) == 200
+
+
+def test_cvae_trainer_returns_a_conditional_generator():
+    pytest.importorskip("genclass_utils.models.vae")
+    y = np.repeat(np.arange(10), 3)
+    x = np.zeros((30, 28, 28, 1), np.uint8)
+    gen = ex.cvae_trainer(10, epochs=1, batch_size=16, min_steps=2)(x, y, 0)
+    imgs = ex.as_sampler(gen)(np.arange(10), 0)
+    assert imgs.shape == (10, 28, 28, 1) and imgs.dtype == np.uint8
+
+
+def test_plot_helpers():
+    from genclass_utils import plotting
+
+    fig = plotting.grouped_bars({"a": {"x": 0.5, "y": 0.6}, "b": {"x": 0.7}}, title="t")
+    assert len(fig.axes[0].patches) == 4
+    fig = plotting.errorbar_curves([10, 50], {"real": ([0.5, 0.7], [0.01, 0.02])}, "labels",
+                                   logx=True)
+    assert fig.axes[0].get_xscale() == "log"
