@@ -271,5 +271,48 @@ def latent_map(z: np.ndarray, labels: np.ndarray, class_names: Sequence[str],
         ax2.set_title("decoder output over the same plane")
     if title:
         fig.suptitle(title)
+
+
+def grouped_bars(values: Mapping[str, Mapping[str, float]], title: str | None = None,
+                 ylabel: str = "test accuracy", ylim: tuple[float, float] | None = None,
+                 errors: Mapping[str, Mapping[str, float]] | None = None):
+    """Plot {group: {bar: value}} as grouped bars (optional error bars); return the figure."""
+    groups = list(values)
+    bars = list(dict.fromkeys(b for g in groups for b in values[g]))
+    width = 0.8 / max(len(bars), 1)
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(groups) * max(1, len(bars)) * 0.5), 3.0))
+    xs = np.arange(len(groups))
+    for j, b in enumerate(bars):
+        v = [values[g].get(b, np.nan) for g in groups]
+        err = None if errors is None else [errors[g].get(b, 0.0) for g in groups]
+        ax.bar(xs + (j - (len(bars) - 1) / 2) * width, v, width, yerr=err, capsize=3, label=b)
+    ax.set_xticks(xs, groups)
+    ax.set_ylabel(ylabel)
+    if ylim:
+        ax.set_ylim(*ylim)
+    ax.legend(fontsize=7, ncols=min(3, len(bars)))
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def errorbar_curves(x: Sequence[float], series: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+                    xlabel: str, ylabel: str = "test accuracy", title: str | None = None,
+                    logx: bool = False):
+    """Plot {name: (means, stds)} against x with error bars; return the figure."""
+    fig, ax = plt.subplots(figsize=(5.2, 3.2))
+    for i, (name, (mean, std)) in enumerate(series.items()):
+        offset = 1 + 0.02 * (i - (len(series) - 1) / 2) if logx else 0.0
+        xs = np.asarray(x, float) * offset if logx else np.asarray(x, float)
+        ax.errorbar(xs, mean, yerr=std, marker="o", capsize=3, label=name)
+    if logx:
+        ax.set_xscale("log")
+        ax.set_xticks(list(x), [str(v) for v in x])
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=7)
+    if title:
+        ax.set_title(title)
     fig.tight_layout()
     return fig
