@@ -229,3 +229,90 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, class_names: Sequen
         ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+def latent_map(z: np.ndarray, labels: np.ndarray, class_names: Sequence[str],
+               decoded: np.ndarray | None = None, extent: float = 3.0,
+               title: str | None = None):
+    """Plot 2-D latent codes coloured by class, and beside them a grid of decoded images.
+
+    decoded is an (n, n, H, W, C) array: the images decoded at an n x n grid of points over
+    [-extent, extent]^2, row 0 at the top (largest z2). Returns the figure.
+    """
+    z = np.asarray(z)
+    if z.ndim != 2 or z.shape[1] != 2:
+        raise InputError(f"z must have shape (N, 2); got {z.shape}")
+    labels = np.asarray(labels)
+    ncols = 1 if decoded is None else 2
+    fig, axes = plt.subplots(1, ncols, figsize=(5.0 * ncols, 4.4), squeeze=False)
+    ax = axes[0, 0]
+    cmap = plt.get_cmap("tab10", len(class_names))
+    sc = ax.scatter(z[:, 0], z[:, 1], c=labels, cmap=cmap, s=3, alpha=0.6,
+                    vmin=-0.5, vmax=len(class_names) - 0.5)
+    cbar = fig.colorbar(sc, ax=ax, ticks=range(len(class_names)))
+    cbar.ax.set_yticklabels(class_names, fontsize=7)
+    ax.set_xlim(-extent, extent)
+    ax.set_ylim(-extent, extent)
+    ax.set_xlabel("$z_1$")
+    ax.set_ylabel("$z_2$")
+    ax.set_title("posterior means, coloured by class")
+    if decoded is not None:
+        d = _as_display(np.asarray(decoded).reshape(-1, *np.asarray(decoded).shape[2:]))
+        n = int(round(np.sqrt(len(d))))
+        h, w = d.shape[1:3]
+        canvas = d.reshape(n, n, h, w, -1).transpose(0, 2, 1, 3, 4).reshape(n * h, n * w, -1)
+        ax2 = axes[0, 1]
+        ax2.imshow(canvas[..., 0] if canvas.shape[-1] == 1 else canvas, cmap="gray",
+                   extent=(-extent, extent, -extent, extent),
+                   vmin=0, vmax=255 if canvas.dtype == np.uint8 else 1)
+        ax2.grid(False)
+        ax2.set_xlabel("$z_1$")
+        ax2.set_ylabel("$z_2$")
+        ax2.set_title("decoder output over the same plane")
+    if title:
+        fig.suptitle(title)
+
+
+def grouped_bars(values: Mapping[str, Mapping[str, float]], title: str | None = None,
+                 ylabel: str = "test accuracy", ylim: tuple[float, float] | None = None,
+                 errors: Mapping[str, Mapping[str, float]] | None = None):
+    """Plot {group: {bar: value}} as grouped bars (optional error bars); return the figure."""
+    groups = list(values)
+    bars = list(dict.fromkeys(b for g in groups for b in values[g]))
+    width = 0.8 / max(len(bars), 1)
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(groups) * max(1, len(bars)) * 0.5), 3.0))
+    xs = np.arange(len(groups))
+    for j, b in enumerate(bars):
+        v = [values[g].get(b, np.nan) for g in groups]
+        err = None if errors is None else [errors[g].get(b, 0.0) for g in groups]
+        ax.bar(xs + (j - (len(bars) - 1) / 2) * width, v, width, yerr=err, capsize=3, label=b)
+    ax.set_xticks(xs, groups)
+    ax.set_ylabel(ylabel)
+    if ylim:
+        ax.set_ylim(*ylim)
+    ax.legend(fontsize=7, ncols=min(3, len(bars)))
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def errorbar_curves(x: Sequence[float], series: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+                    xlabel: str, ylabel: str = "test accuracy", title: str | None = None,
+                    logx: bool = False):
+    """Plot {name: (means, stds)} against x with error bars; return the figure."""
+    fig, ax = plt.subplots(figsize=(5.2, 3.2))
+    for i, (name, (mean, std)) in enumerate(series.items()):
+        offset = 1 + 0.02 * (i - (len(series) - 1) / 2) if logx else 0.0
+        xs = np.asarray(x, float) * offset if logx else np.asarray(x, float)
+        ax.errorbar(xs, mean, yerr=std, marker="o", capsize=3, label=name)
+    if logx:
+        ax.set_xscale("log")
+        ax.set_xticks(list(x), [str(v) for v in x])
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=7)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
