@@ -185,25 +185,6 @@ def _images_labels(x: np.ndarray, y: np.ndarray, name: str) -> tuple[np.ndarray,
     return x, y.astype(np.int64)
 
 
-def fit_classifier(model, x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
-                   cfg, epochs: int, batch_size: int = 128, name: str = "cas",
-                   learning_rate: float = 1e-3, verbose: int | None = None):
-    """Return the model trained on (x, y) with Adam, early stopping on the real validation images."""
-    import keras
-
-    from . import data, training
-
-    if not getattr(model, "compiled", False) or model.optimizer is None:
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    ds = data.make_dataset(x, y, batch_size=batch_size, seed=cfg.seed)
-    val = data.make_dataset(x_val, y_val, batch_size=1000, shuffle=False)
-    model.fit(ds, validation_data=val, epochs=epochs, shuffle=False,  # ds shuffles itself
-              verbose=cfg.verbose if verbose is None else verbose,
-              callbacks=training.callbacks(cfg, name, early_stopping="val_accuracy", patience=2))
-    return model
-
-
 def classification_accuracy_score(x_train: np.ndarray, y_train: np.ndarray,
                                   x_val: np.ndarray, y_val: np.ndarray,
                                   x_test: np.ndarray, y_test: np.ndarray, *,
@@ -213,9 +194,9 @@ def classification_accuracy_score(x_train: np.ndarray, y_train: np.ndarray,
     """Return the Classification Accuracy Score (Ravuri & Vinyals 2019) of a labeled training set.
 
     A classifier from ``build_classifier(input_shape, n_classes)`` is trained on (x_train,
-    y_train) only (generated images for CAS, real ones for its reference), stopped early on real
-    validation images, and scored on the real test split. ``train(model, x, y, x_val, y_val)``
-    may replace the default fit. Accuracies are measured in inference mode; ``train_accuracy``
+    y_train) only (generated images for CAS, real ones for its reference) with chapter 2's
+    ``fit_classifier``, stopped early on real validation images, and scored on the real test
+    split; ``train(model, x, y, x_val, y_val)`` may replace that fit. Accuracies are measured in inference mode; ``train_accuracy``
     exposes BatchNormalization statistics that were not ready (train high, test near chance).
     """
     x, y = _images_labels(x_train, y_train, "training set")
@@ -228,8 +209,11 @@ def classification_accuracy_score(x_train: np.ndarray, y_train: np.ndarray,
     model = build_classifier(x.shape[1:], n_classes)
     epochs = cfg.epochs("cas") if epochs is None else int(epochs)
     batch_size = cfg.batch_size("cas") if batch_size is None else int(batch_size)
-    if train is None:
-        model = fit_classifier(model, x, y, xv, yv, cfg, epochs, batch_size, name, verbose=verbose)
+    if train is None:  # chapter 2's fit: cosine-decayed Adam, early stopping on real validation
+        from .models.classifiers import fit_classifier
+
+        fit_classifier(model, x, y, cfg, epochs, x_val=xv, y_val=yv, batch_size=batch_size,
+                       verbose=verbose, name=name)
     else:
         model = train(model, x, y, xv, yv)
 
