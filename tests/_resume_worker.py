@@ -1,8 +1,9 @@
 """A tiny training run that can kill itself after an epoch; the resume tests start it twice.
 
-Usage: python _resume_worker.py MODEL BACKUP_ROOT OUT_NPZ KILL_AFTER_EPOCH [EPOCHS]
-MODEL is "classifier" (compile/fit) or "gan" (a custom train_step with two optimizers and a
-SeedGenerator). KILL_AFTER_EPOCH = 0 runs to the end. Killing uses SIGKILL, as a dying
+Usage: python _resume_worker.py MODELS BACKUP_ROOT OUT_DIR KILL_AFTER_EPOCH [EPOCHS]
+MODELS is a comma-separated list of "classifier" (compile/fit) and "gan" (a custom train_step
+with two optimizers and a SeedGenerator); each run writes OUT_DIR/<model>.npz.
+KILL_AFTER_EPOCH = 0 runs to the end. Killing uses SIGKILL, as a dying
 kernel would: no cleanup, no exception handlers.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -114,25 +116,27 @@ def all_state(model) -> dict[str, np.ndarray]:
     out = {}
     names = ("d_optimizer", "g_optimizer") if hasattr(model, "g_optimizer") else ("optimizer",)
     for attr in names:
-        for v in getattr(model, attr).variables:
-            out[f"{attr}:{v.path}"] = np.asarray(v)
-    for v in model.variables:
-        out[f"model:{v.path}"] = np.asarray(v)
+        for i, v in enumerate(getattr(model, attr).variables):
+            out[f"{attr}:{i:03d}"] = np.asarray(v)
+    for i, v in enumerate(model.variables):
+        out[f"model:{i:03d}"] = np.asarray(v)
     return out
 
 
 def main(argv: list[str]) -> int:
-    kind, backup_root, out, kill_after = argv[0], argv[1], argv[2], int(argv[3])
+    kinds, backup_root, out, kill_after = argv[0].split(","), argv[1], Path(argv[2]), int(argv[3])
     epochs = int(argv[4]) if len(argv) > 4 else 4
-    config.seed_everything(0)
-    model, ds = build(kind)
-    cfg = SimpleNamespace(artifacts_dir=backup_root, dataset="toy")
-    extra = [Killer(kill_after)] if kill_after else []
-    cbs = training.callbacks(cfg, kind, resumable=True, train_data=ds, extra=extra)
-    history = model.fit(ds, epochs=epochs, callbacks=cbs, verbose=0)
-    state = all_state(model)
-    state["epochs_run"] = np.array(len(next(iter(history.history.values()))))
-    np.savez(out, **state)
+    out.mkdir(parents=True, exist_ok=True)
+    for kind in kinds:
+        config.seed_everything(0)
+        model, ds = build(kind)
+        cfg = SimpleNamespace(artifacts_dir=backup_root, dataset="toy")
+        extra = [Killer(kill_after)] if kill_after else []
+        cbs = training.callbacks(cfg, kind, resumable=True, train_data=ds, extra=extra)
+        history = model.fit(ds, epochs=epochs, callbacks=cbs, verbose=0)
+        state = all_state(model)
+        state["epochs_run"] = np.array(len(next(iter(history.history.values()))))
+        np.savez(out / f"{kind}.npz", **state)
     return 0
 
 
