@@ -93,6 +93,74 @@ def _custom_step_model(net, replica_aware: bool):
     return CustomStepClassifier(net, replica_aware=replica_aware)
 
 
+def toy_gan(image_shape=(28, 28, 1), latent_dim: int = 32, seed: int = 0):
+    """Return a small compiled GAN whose train_step is correct under a strategy (replica_mean)."""
+    import keras
+    import tensorflow as tf
+    from keras import layers
+
+    h, w, c = image_shape
+    z = keras.Input((latent_dim,), name="z")
+    g = layers.Dense((h // 4) * (w // 4) * 32, activation="relu")(z)
+    g = layers.Reshape((h // 4, w // 4, 32))(g)
+    g = layers.Conv2DTranspose(16, 4, strides=2, padding="same", activation="relu")(g)
+    g = layers.Conv2DTranspose(c, 4, strides=2, padding="same", activation="tanh")(g)
+    generator = keras.Model(z, g, name="generator")
+    img = keras.Input(image_shape, name="image")
+    d = layers.LeakyReLU(0.2)(layers.Conv2D(16, 4, strides=2, padding="same")(img))
+    d = layers.LeakyReLU(0.2)(layers.Conv2D(32, 4, strides=2, padding="same")(d))
+    discriminator = keras.Model(img, layers.Dense(1)(layers.Flatten()(d)), name="discriminator")
+
+    class ToyGAN(keras.Model):
+        """A non-saturating GAN; each loss is the replica's share of the global-batch mean."""
+
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.generator, self.discriminator = generator, discriminator
+            self.seed_generator = keras.random.SeedGenerator(seed)
+            self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+            self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+
+        def compile(self, d_optimizer, g_optimizer, **kwargs):
+            super().compile(**kwargs)
+            self.d_optimizer, self.g_optimizer = d_optimizer, g_optimizer
+
+        @property
+        def metrics(self):
+            return [self.d_loss_tracker, self.g_loss_tracker]
+
+        def call(self, z, training=False):
+            return self.generator(z, training=training)
+
+        def train_step(self, real):
+            bce = keras.losses.binary_crossentropy
+            n = keras.ops.shape(real)[0]
+            z = keras.random.normal((n, latent_dim), seed=self.seed_generator)
+            with tf.GradientTape() as tape:
+                r = self.discriminator(real * 2.0 - 1.0, training=True)
+                f = self.discriminator(self.generator(z, training=True), training=True)
+                d_per = (bce(keras.ops.ones_like(r), r, from_logits=True)
+                         + bce(keras.ops.zeros_like(f), f, from_logits=True))
+                d_loss = replica_mean(d_per)
+            dw = self.discriminator.trainable_weights
+            self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, dw), dw))
+            z = keras.random.normal((n, latent_dim), seed=self.seed_generator)
+            with tf.GradientTape() as tape:
+                f = self.discriminator(self.generator(z, training=True), training=True)
+                g_per = bce(keras.ops.ones_like(f), f, from_logits=True)
+                g_loss = replica_mean(g_per)
+            gw = self.generator.trainable_weights
+            self.g_optimizer.apply_gradients(zip(tape.gradient(g_loss, gw), gw))
+            self.d_loss_tracker.update_state(keras.ops.mean(d_per), sample_weight=n)
+            self.g_loss_tracker.update_state(keras.ops.mean(g_per), sample_weight=n)
+            return {m.name: m.result() for m in self.metrics}
+
+    gan = ToyGAN(name="toy_gan")
+    gan.compile(d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+                g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5))
+    return gan
+
+
 def toy_data(n: int = 256, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Return n small deterministic 8x8 images and learnable labels (a fixed linear rule)."""
     rng = np.random.default_rng(seed)
