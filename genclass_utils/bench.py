@@ -161,8 +161,14 @@ def measure(model_name: str, factory: Callable, s: Setting, x: np.ndarray,
     if s.precision != "float32" and not gpu:
         row["status"] = "skipped (no GPU)"
         return row
+    from tensorflow.python.framework import config as tf_config
+
     keras.utils.set_random_seed(seed)
     keras.mixed_precision.set_global_policy(s.precision)
+    # Keras silently turns jit_compile=True off while op determinism is on (as gu.setup sets it
+    # on CPU); timing needs no determinism, so it is off while measuring and restored after.
+    deterministic = tf_config.is_op_determinism_enabled()
+    tf_config.disable_op_determinism()
     try:
         model = factory()
         if model_name == "cnn":
@@ -175,8 +181,11 @@ def measure(model_name: str, factory: Callable, s: Setting, x: np.ndarray,
         ds = _dataset(x, y, s, seed) if y is not None else _dataset(x, None, s, seed)
         model.fit(ds, epochs=runs + 1, steps_per_epoch=steps, verbose=0,
                   callbacks=[timer.callback])
+        row["jit_effective"] = bool(model.jit_compile)
     finally:
         keras.mixed_precision.set_global_policy("float32")
+        if deterministic:
+            tf.config.experimental.enable_op_determinism()
     timed = timer.seconds[1:]  # the first epoch traces and compiles
     rate = [steps * s.batch / t for t in timed]
     row["images_per_s"] = float(statistics.median(rate))
@@ -219,7 +228,8 @@ def speedup(rows: list[dict], model: str, a: str = "default", b: str = "naive") 
 def table_rows(rows: list[dict]) -> list[dict]:
     """Return the rows trimmed for printing."""
     return [{"model": r["model"], "setting": r["name"], "batch": r["batch"],
-             "images/s": r["images_per_s"], "spread": r.get("spread"), "status": r["status"]}
+             "xla": r.get("jit_effective"), "images/s": r["images_per_s"],
+             "spread": r.get("spread"), "status": r["status"]}
             for r in rows]
 
 
