@@ -69,7 +69,6 @@ class Profile:
 
 
 _EPOCH_KINDS = ("cnn", "rnn", "evaluator", "quick_classifier", "gan", "cgan", "vae",
-_EPOCH_KINDS = ("cnn", "rnn", "evaluator", "quick_classifier", "gan", "cgan", "vae",
                 "cvae", "vae_short", "vaegan", "cas", "lowdata_generator",
                 "lowdata_classifier", "robust")
 
