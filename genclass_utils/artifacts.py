@@ -69,7 +69,10 @@ def load_or_train(name: str, cfg, train: Callable[[], object], dataset: str | No
     """
     path = path_for(cfg, name, dataset)
     if path.exists() and not retrain:
-        model = load_model(path)
+        try:
+            model = load_model(path)
+        except ArtifactError as e:
+            raise ArtifactError(f"{e}. Delete {path} to train {name} again.") from e
         print(f"loaded {name} from {_short(path, cfg)}")
         return model
     model = train()

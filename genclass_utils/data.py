@@ -433,6 +433,12 @@ def make_dataset(x: np.ndarray, y: np.ndarray | None = None, batch_size: int = 1
     """Return a tf.data pipeline over (x, y) or x: cache, shuffle, batch, augment, prefetch."""
     import tensorflow as tf
 
+    if y is not None and len(x) != len(y):
+        raise InputError(f"make_dataset got {len(x)} images but {len(y)} labels")
+    if len(x) == 0:
+        raise InputError("make_dataset got no images")
+    if np.issubdtype(np.asarray(x).dtype, np.floating) and not np.isfinite(x).all():
+        raise InputError("make_dataset got images containing NaN or Inf")
     ds = tf.data.Dataset.from_tensor_slices(x if y is None else (x, y))
     if cache:
         ds = ds.cache()

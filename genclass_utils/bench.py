@@ -1,0 +1,252 @@
+"""Training throughput (images per second) of the course's models under different settings.
+
+Explained in notebooks/08_speed_scale_security.ipynb. ``python -m genclass_utils bench
+[--quick] [--out bench.json]`` changes one factor at a time away from the course's default
+(graph mode, ``jit_compile="auto"``, tf.data with cache and prefetch, batch 128, float32) and
+reports the median of several timed runs after a warm-up run. Mixed precision is measured
+only where a GPU is present; elsewhere its row says ``skipped``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One way of running a train step."""
+
+    name: str
+    eager: bool = False
+    jit: bool | str = "auto"
+    pipeline: bool = True  # tf.data with cache + prefetch; False: neither
+    batch: int = 128
+    precision: str = "float32"
+
+
+DEFAULT = Setting("default")
+NAIVE = Setting("naive", eager=True, jit=False, pipeline=False)
+
+
+def settings(quick: bool = False) -> list[Setting]:
+    """Return the settings to measure: default, naive, then one factor changed at a time."""
+    out = [DEFAULT, NAIVE, Setting("eager", eager=True), Setting("no_prefetch", pipeline=False),
+           Setting("jit_on", jit=True), Setting("batch_256", batch=256),
+           Setting("mixed_float16", precision="mixed_float16")]
+    if not quick:
+        out += [Setting("batch_64", batch=64), Setting("jit_off", jit=False)]
+    return out
+
+
+# --------------------------------------------------------------------------- models
+
+def cnn_factory(input_shape=(28, 28, 1), n_classes: int = 10):
+    """Return the chapter-2 CNN, uncompiled (the evaluator's architecture at width 16)."""
+    from .models import classifiers
+
+    if hasattr(classifiers, "small_cnn"):
+        return classifiers.small_cnn(input_shape, n_classes)
+    return classifiers.evaluator_cnn(input_shape, n_classes, width=16, name="cnn")
+
+
+def gan_factory(input_shape=(28, 28, 1)):
+    """Return the chapter-3 GAN, compiled with its own optimizers (the DCGAN when available)."""
+    try:
+        from .models import gan
+    except ImportError:
+        gan = None
+    if gan is not None and hasattr(gan, "build_gan"):
+        return gan.build_gan(input_shape)
+    from .distributed import toy_gan
+
+    return toy_gan(input_shape)
+
+
+# --------------------------------------------------------------------------- FLOPs
+
+def forward_flops(model) -> int:
+    """Return multiply-adds x 2 of one image's forward pass through Conv2D/Conv2DTranspose/Dense."""
+    from keras import layers
+
+    total = 0
+    for layer in _leaf_layers(model):
+        if isinstance(layer, layers.Conv2DTranspose):
+            h, w, cin = layer.input.shape[1:]
+            kh, kw = layer.kernel_size
+            total += 2 * h * w * kh * kw * cin * layer.filters
+        elif isinstance(layer, layers.Conv2D):
+            h, w = layer.output.shape[1:3]
+            cin = layer.input.shape[-1]
+            kh, kw = layer.kernel_size
+            total += 2 * h * w * kh * kw * cin * layer.filters // layer.groups
+        elif isinstance(layer, layers.Dense):
+            total += 2 * int(np.prod(layer.input.shape[1:])) * layer.units
+    return int(total)
+
+
+def _leaf_layers(model):
+    for layer in model.layers:
+        if hasattr(layer, "layers") and layer.layers:
+            yield from _leaf_layers(layer)
+        else:
+            yield layer
+
+
+def train_flops_per_image(model) -> int:
+    """Return the approximate FLOPs of one training image: 3 x forward (forward + backward)."""
+    if hasattr(model, "generator") and hasattr(model, "discriminator"):
+        g, d = forward_flops(model.generator), forward_flops(model.discriminator)
+        # D step: G forward, D forward+backward on real and fake; G step: G and D fwd+bwd.
+        return int(g + 2 * 3 * d + 3 * g + 3 * d)
+    return 3 * forward_flops(model)
+
+
+def matmul_gflops(n: int = 1024, repeats: int = 5) -> float:
+    """Return the measured float32 matmul rate of this machine in GFLOP/s (median of repeats)."""
+    import tensorflow as tf
+
+    a = tf.random.normal((n, n))
+    f = tf.function(lambda m: tf.linalg.matmul(m, m))
+    f(a).numpy()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        f(a).numpy()
+        times.append(time.perf_counter() - t)
+    return 2 * n**3 / statistics.median(times) / 1e9
+
+
+# --------------------------------------------------------------------------- timing
+
+def _dataset(x, y, s: Setting, seed: int):
+    from . import data
+
+    ds = data.make_dataset(x, y, batch_size=s.batch, shuffle=True, seed=seed, cache=s.pipeline,
+                           prefetch=s.pipeline, drop_remainder=True)
+    return ds.repeat()
+
+
+class _Timer:
+    def __init__(self):
+        import keras
+
+        class T(keras.callbacks.Callback):
+            def on_epoch_begin(cb, epoch, logs=None):
+                cb.t = time.perf_counter()
+
+            def on_epoch_end(cb, epoch, logs=None):
+                self.seconds.append(time.perf_counter() - cb.t)
+
+        self.seconds: list[float] = []
+        self.callback = T()
+
+
+def measure(model_name: str, factory: Callable, s: Setting, x: np.ndarray,
+            y: np.ndarray | None, steps: int, runs: int, seed: int = 0, gpu: bool | None = None
+            ) -> dict:
+    """Return one row: the median images/s over `runs` timed epochs of `steps` after a warm-up."""
+    import keras
+    import tensorflow as tf
+
+    gpu = bool(tf.config.list_physical_devices("GPU")) if gpu is None else gpu
+    row = {"model": model_name, **asdict(s), "images_per_s": None, "status": "ok"}
+    if s.precision != "float32" and not gpu:
+        row["status"] = "skipped (no GPU)"
+        return row
+    from tensorflow.python.framework import config as tf_config
+
+    keras.utils.set_random_seed(seed)
+    keras.mixed_precision.set_global_policy(s.precision)
+    # Keras silently turns jit_compile=True off while op determinism is on (as gu.setup sets it
+    # on CPU); timing needs no determinism, so it is off while measuring and restored after.
+    deterministic = tf_config.is_op_determinism_enabled()
+    tf_config.disable_op_determinism()
+    try:
+        model = factory()
+        if model_name == "cnn":
+            model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                          run_eagerly=s.eager, jit_compile=s.jit)
+        else:  # the GAN arrives compiled with its optimizers; recompile the step's mode only
+            model.run_eagerly = s.eager
+            model.jit_compile = s.jit if s.jit != "auto" else model.jit_compile
+        timer = _Timer()
+        ds = _dataset(x, y, s, seed) if y is not None else _dataset(x, None, s, seed)
+        model.fit(ds, epochs=runs + 1, steps_per_epoch=steps, verbose=0,
+                  callbacks=[timer.callback])
+        row["jit_effective"] = bool(model.jit_compile)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+        if deterministic:
+            tf.config.experimental.enable_op_determinism()
+    timed = timer.seconds[1:]  # the first epoch traces and compiles
+    rate = [steps * s.batch / t for t in timed]
+    row["images_per_s"] = float(statistics.median(rate))
+    row["spread"] = float((max(rate) - min(rate)) / statistics.median(rate))
+    row["flops_per_image"] = train_flops_per_image(model)
+    return row
+
+
+def run(quick: bool = False, models: tuple[str, ...] = ("cnn", "gan"), n_images: int = 4096,
+        steps: int | None = None, runs: int | None = None, seed: int = 0,
+        cnn: Callable | None = None, gan: Callable | None = None) -> list[dict]:
+    """Return the rows of the benchmark (see the module docstring) on random 28x28 images."""
+    unknown = set(models) - {"cnn", "gan"}
+    if unknown:
+        raise ConfigError(f"unknown model(s) {sorted(unknown)}; choose cnn and/or gan")
+    steps = steps or (6 if quick else 20)
+    runs = runs or (3 if quick else 5)
+    rng = np.random.default_rng(seed)
+    x = rng.random((n_images, 28, 28, 1), dtype=np.float32)
+    y = rng.integers(0, 10, n_images)
+    factories = {"cnn": cnn or cnn_factory, "gan": gan or gan_factory}
+    rows = []
+    for name in models:
+        for s in settings(quick):
+            if name == "gan" and s.name in ("batch_64", "jit_off"):
+                continue
+            rows.append(measure(name, factories[name], s, x if name == "gan" else x,
+                                None if name == "gan" else y, steps, runs, seed))
+    return rows
+
+
+def speedup(rows: list[dict], model: str, a: str = "default", b: str = "naive") -> float:
+    """Return images/s of setting a divided by that of setting b for a model."""
+    rate = {r["name"]: r["images_per_s"] for r in rows if r["model"] == model}
+    if rate.get(a) is None or rate.get(b) is None:
+        raise ConfigError(f"no measured rows {a!r} and {b!r} for {model!r}")
+    return rate[a] / rate[b]
+
+
+def table_rows(rows: list[dict]) -> list[dict]:
+    """Return the rows trimmed for printing."""
+    return [{"model": r["model"], "setting": r["name"], "batch": r["batch"],
+             "xla": r.get("jit_effective"), "images/s": r["images_per_s"],
+             "spread": r.get("spread"), "status": r["status"]}
+            for r in rows]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark, print its table and write it to --out (JSON, atomic)."""
+    from . import report
+    from .files import atomic_write_json
+
+    p = argparse.ArgumentParser(prog="python -m genclass_utils bench",
+                                description="measure training throughput (images/s)")
+    p.add_argument("--quick", action="store_true", help="fewer settings, steps and runs")
+    p.add_argument("--models", default="cnn,gan", help="comma-separated: cnn,gan")
+    p.add_argument("--out", default=None, help="write the rows to this JSON file")
+    args = p.parse_args(argv)
+    rows = run(quick=args.quick, models=tuple(args.models.split(",")))
+    print(report.table(table_rows(rows), floatfmt=".1f"))
+    if args.out:
+        atomic_write_json(args.out, {"rows": rows, "matmul_gflops": matmul_gflops()})
+        print(f"wrote {args.out}")
+    return 0
