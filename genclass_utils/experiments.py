@@ -93,10 +93,11 @@ def low_data_split(splits, n_per_class: int, seed: int = 0,
 
 def small_validation(x_val: np.ndarray, y_val: np.ndarray, n_per_class: int,
                      seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Return n_per_class validation images per class (a realistic budget for a low-data run)."""
+    """Return n_per_class validation images per class (fewer if a class has fewer)."""
     from . import data
 
-    idx = data.labeled_subset(y_val, n_per_class, seed=seed)
+    n = min(int(n_per_class), int(np.bincount(np.asarray(y_val, np.int64)).min()))
+    idx = data.labeled_subset(y_val, n, seed=seed)
     return x_val[idx], y_val[idx]
 
 
@@ -265,17 +266,18 @@ def make_trainer(build: Callable[[tuple, int], object], n_classes: int, steps: i
     return fit
 
 
-def budget_steps(epochs: int, n_images: int, batch_size: int, min_steps: int = 0) -> int:
-    """Return the gradient steps of ``epochs`` passes over n_images (at least min_steps)."""
-    return max(int(min_steps), int(epochs) * math.ceil(max(int(n_images), 1) / int(batch_size)))
+def budget_steps(epochs: int, n_images: int, batch_size: int, min_per_epoch: int = 1) -> int:
+    """Return epochs * max(min_per_epoch, ceil(n_images / batch_size)) gradient steps."""
+    per_epoch = math.ceil(max(int(n_images), 1) / int(batch_size))
+    return int(epochs) * max(int(min_per_epoch), per_epoch)
 
 
-def cvae_trainer(n_classes: int, epochs: int, batch_size: int = 64, min_steps: int = 300, latent_dim: int = 16,
-                 verbose: int = 0) -> Callable:
+def cvae_trainer(n_classes: int, epochs: int, batch_size: int = 64, min_per_epoch: int = 5,
+                 latent_dim: int = 16, verbose: int = 0) -> Callable:
     """Return train_generator(x, y, seed) -> cVAE decoder trained on exactly (x, y).
 
     The cVAE is chapter 4's (``gu.models.vae.build_vae``); it trains for
-    ``budget_steps(epochs, len(x), batch_size, min_steps)`` steps with a KL warm-up over the
+    ``budget_steps(epochs, len(x), batch_size, min_per_epoch)`` steps with a KL warm-up over the
     first tenth, and the decoder is returned as a generator (images in [0, 1]).
     """
     def train_generator(x: np.ndarray, y: np.ndarray, seed: int = 0):
@@ -284,7 +286,7 @@ def cvae_trainer(n_classes: int, epochs: int, batch_size: int = 64, min_steps: i
         from . import data
         from .models import vae
 
-        steps = budget_steps(epochs, len(x), batch_size, min_steps)
+        steps = budget_steps(epochs, len(x), batch_size, min_per_epoch)
         per_epoch = min(steps, 100)
         keras.utils.set_random_seed(seed)
         model = vae.build_vae(tuple(x.shape[1:]), latent_dim, n_classes,

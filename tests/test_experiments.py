@@ -259,14 +259,14 @@ def test_run_auto_labelling(toy):
 
 def test_budget_steps():
     assert ex.budget_steps(40, 500, 64) == 40 * 8
-    assert ex.budget_steps(1, 10, 64, min_steps=200) == 200
+    assert ex.budget_steps(3, 10, 64, min_per_epoch=5) == 15
 
 
 def test_cvae_trainer_returns_a_conditional_generator():
     pytest.importorskip("genclass_utils.models.vae")
     y = np.repeat(np.arange(10), 3)
     x = np.zeros((30, 28, 28, 1), np.uint8)
-    gen = ex.cvae_trainer(10, epochs=1, batch_size=16, min_steps=2)(x, y, 0)
+    gen = ex.cvae_trainer(10, epochs=1, batch_size=16, min_per_epoch=2)(x, y, 0)
     imgs = ex.as_sampler(gen)(np.arange(10), 0)
     assert imgs.shape == (10, 28, 28, 1) and imgs.dtype == np.uint8
 
