@@ -65,7 +65,9 @@ def image_grid(images: np.ndarray, titles: Sequence[str] | None = None, ncols: i
                 ax.set_title(titles[i], fontsize=axes_titles_size)
     if title:
         fig.suptitle(title)
-    fig.tight_layout(pad=0.2)
+        fig.tight_layout(pad=0.2, rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))
+    else:
+        fig.tight_layout(pad=0.2)
     return fig
 
 
