@@ -11,7 +11,7 @@ import numpy as np
 
 from . import artifacts, data, training
 from .errors import InputError
-from .models.classifiers import evaluator_cnn
+from .models.classifiers import augmentation, evaluator_cnn
 
 EMBEDDING_LAYER = "embedding"
 
@@ -83,11 +83,7 @@ def train(cfg, verbose: int | None = None):
     schedule = keras.optimizers.schedules.CosineDecay(2e-3, decay_steps=max(steps, 1))
     model.compile(optimizer=keras.optimizers.Adam(schedule),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    # Horizontal flips are free on CPU and label-preserving for clothes (not for digits).
-    augment = None
-    if cfg.dataset != "mnist":
-        augment = keras.Sequential([keras.layers.RandomFlip("horizontal", seed=cfg.seed)],
-                                   name="augment")
+    augment = augmentation(cfg.dataset, cfg.seed)  # horizontal flips: free on CPU
     train_ds = data.make_dataset(data.scale(splits.x_train), splits.y_train, batch_size=bs,
                                  seed=cfg.seed, augment=augment)
     val_ds = data.make_dataset(data.scale(splits.x_val), splits.y_val, batch_size=1000,

@@ -65,7 +65,9 @@ def image_grid(images: np.ndarray, titles: Sequence[str] | None = None, ncols: i
                 ax.set_title(titles[i], fontsize=axes_titles_size)
     if title:
         fig.suptitle(title)
-    fig.tight_layout(pad=0.2)
+        fig.tight_layout(pad=0.2, rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))
+    else:
+        fig.tight_layout(pad=0.2)
     return fig
 
 
@@ -316,3 +318,42 @@ def errorbar_curves(x: Sequence[float], series: Mapping[str, tuple[Sequence[floa
         ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+def images_with_histograms(images: Sequence[np.ndarray], titles: Sequence[str],
+                           title: str | None = None, bins: int = 32):
+    """Plot each grayscale image above its intensity histogram (before/after views); return the figure."""
+    n = len(images)
+    if n != len(titles):
+        raise InputError(f"{n} images but {len(titles)} titles")
+    fig, axes = plt.subplots(2, n, figsize=(1.6 * n, 3.2), squeeze=False,
+                             gridspec_kw={"height_ratios": [1.6, 1]})
+    for i, (img, name) in enumerate(zip(images, titles)):
+        x = _as_display(np.asarray(img)[None])[0].astype(np.float32)
+        x = x / 255.0 if np.asarray(img).dtype == np.uint8 else x
+        axes[0, i].imshow(x[..., 0], cmap="gray", vmin=0, vmax=1)
+        axes[0, i].axis("off")
+        axes[0, i].set_title(name, fontsize=8)
+        axes[1, i].hist(x.ravel(), bins=bins, range=(0, 1), color="0.3")
+        axes[1, i].set_yticks([])
+        axes[1, i].set_xticks([0, 0.5, 1])
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout(pad=0.3)
+    return fig
+
+
+def feature_maps(maps: np.ndarray, n: int = 8, title: str | None = None, size: float = 0.9):
+    """Plot the first n channels of one activation (H, W, C), each min-max scaled; return the figure."""
+    m = np.asarray(maps, dtype=np.float32)
+    if m.ndim == 4:
+        m = m[0]
+    if m.ndim != 3:
+        raise InputError(f"feature maps must be (H, W, C) or (1, H, W, C); got shape {m.shape}")
+    k = min(n, m.shape[-1])
+    chans = np.moveaxis(m[..., :k], -1, 0)
+    lo = chans.min(axis=(1, 2), keepdims=True)
+    span = np.ptp(chans, axis=(1, 2), keepdims=True)
+    scaled = (chans - lo) / np.where(span > 0, span, 1.0)
+    return image_grid(scaled[..., None], [f"ch {i}" for i in range(k)], ncols=k, title=title,
+                      size=size)
