@@ -18,7 +18,7 @@ SHAPES = [(28, 28, 1), (32, 32, 3)]
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("n_classes", [None, 10])
 def test_generator_and_discriminator_shapes(shape, n_classes):
-    g = G.generator_net(shape, latent_dim=8, n_classes=n_classes)
+    g = G.generator_net(shape, latent_dim=8, n_classes=n_classes, width=8)
     d = G.discriminator_net(shape, n_classes=n_classes, width=8)
     z = np.random.default_rng(0).standard_normal((3, 8)).astype("float32")
     y = np.array([0, 1, 9], dtype="int32")
@@ -35,7 +35,8 @@ def _weights(model):
 
 @pytest.mark.parametrize("n_classes", [None, 10])
 def test_train_step_updates_both_networks(n_classes):
-    gan = G.build_gan((28, 28, 1), n_classes=n_classes, seed=0)
+    gan = G.build_gan((28, 28, 1), n_classes=n_classes, seed=0, latent_dim=8, g_width=8, d_width=8)
+    gan.run_eagerly = True  # tracing costs more than one tiny step
     x = np.random.default_rng(0).uniform(-1, 1, (16, 28, 28, 1)).astype("float32")
     y = (np.arange(16) % 10).astype("int32")
     g0, d0 = _weights(gan.generator), _weights(gan.discriminator)
@@ -62,7 +63,8 @@ def saved_generators(tmp_path_factory):
     y = (np.arange(16) % 10).astype("int32")
     paths = {}
     for name, k in (("cgan", 10), ("dcgan", None)):
-        gan = G.build_gan((28, 28, 1), n_classes=k, seed=0)
+        gan = G.build_gan((28, 28, 1), n_classes=k, seed=0, latent_dim=8, g_width=8, d_width=8)
+        gan.run_eagerly = True
         gan.train_on_batch(x, y if k else None)
         paths[name] = save_model(G.export_generator(gan.generator), folder / f"{name}.keras")
     return paths

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from pathlib import Path
 
 import keras
@@ -22,26 +23,26 @@ from ..files import atomic_path
 LATENT_DIM = 64
 
 
-def _plan(image_shape: tuple[int, int, int]) -> tuple[int, tuple[int, ...]]:
+def _plan(image_shape: tuple[int, int, int], width: int = 64) -> tuple[int, tuple[int, ...]]:
     """Return the generator's starting side and its upsampling widths for an image shape."""
     h, w, _ = image_shape
     if h != w:
         raise ConfigError(f"square images only; got {image_shape}")
     if h % 8 == 0 and h >= 32:
-        return h // 8, (256, 128, 64)
+        return h // 8, (4 * width, 2 * width, width)
     if h % 4 == 0:
-        return h // 4, (128, 64)
+        return h // 4, (2 * width, width)
     raise ConfigError(f"image side must be a multiple of 4; got {h}")
 
 
 def generator_net(image_shape=(28, 28, 1), latent_dim: int = LATENT_DIM, n_classes: int | None = None,
-                  label_dim: int = 32, name: str | None = None) -> keras.Model:
+                  label_dim: int = 32, width: int = 64, name: str | None = None) -> keras.Model:
     """Return a DCGAN generator (tanh output in [-1, 1]); conditional when n_classes is given.
 
     The label enters through a learned embedding concatenated with z (and broadcast again as
     extra feature maps at the first resolution), so every layer can see the class.
     """
-    side, widths = _plan(image_shape)
+    side, widths = _plan(image_shape, width)
     z = keras.Input((latent_dim,), name="z")
     inputs = [z]
     h = z
@@ -153,6 +154,7 @@ class GAN(keras.Model):
 
         ops = keras.ops
         real, real_labels, _ = keras.utils.unpack_x_y_sample_weight(batch)
+        real = ops.convert_to_tensor(real)
         if self.conditional:
             if real_labels is None:
                 raise ConfigError("a conditional GAN trains on (images, labels) batches")
@@ -249,10 +251,11 @@ class EpochTimer(keras.callbacks.Callback):
 
 
 def build_gan(image_shape, n_classes: int | None = None, seed: int = 0,
-              d_lr: float = 2e-4, g_lr: float = 2e-4, label_smoothing: float = 0.1) -> GAN:
+              d_lr: float = 2e-4, g_lr: float = 2e-4, label_smoothing: float = 0.1,
+              latent_dim: int = LATENT_DIM, g_width: int = 64, d_width: int = 64) -> GAN:
     """Return a compiled GAN (conditional when n_classes is given) with Adam(beta_1=0.5) per network."""
-    gan = GAN(generator_net(image_shape, n_classes=n_classes),
-              discriminator_net(image_shape, n_classes=n_classes),
+    gan = GAN(generator_net(image_shape, latent_dim, n_classes=n_classes, width=g_width),
+              discriminator_net(image_shape, n_classes=n_classes, width=d_width),
               label_smoothing=label_smoothing, n_classes=n_classes, seed=seed,
               name="cgan" if n_classes else "dcgan")
     gan.compile(d_optimizer=keras.optimizers.Adam(d_lr, beta_1=0.5),
@@ -343,8 +346,8 @@ def load_or_train_gan(cfg, conditional: bool = False, retrain: bool = False,
     if "record" in holder:
         try:
             save_record(holder["record"], rpath)
-        except OSError:
-            pass  # the record is a convenience; the model is what later chapters need
+        except OSError as e:  # the model is what later chapters need; the record is extra
+            warnings.warn(f"training record not saved to {rpath}: {e}", stacklevel=2)
         record = holder["record"]
     else:
         record = load_record(rpath) if with_record else None
