@@ -53,6 +53,7 @@ book: venv
 
 run: venv data
 	$(BIN)/python -m genclass_utils run --profile $(PROFILE) $(NB)
+	$(BIN)/python -m genclass_utils overview --profile cpu
 
 clean:
 	rm -rf _build .pytest_cache

@@ -14,6 +14,7 @@ COMMANDS = {
     "run": ("genclass_utils.runbook", "execute notebooks in place under a profile"),
     "sample": ("genclass_utils.sampling", "write samples of a saved generator to .npz"),
     "bench": ("genclass_utils.bench", "measure training throughput"),
+    "overview": ("genclass_utils.overview", "write book/results.md from results/<profile>/"),
 }
 
 
