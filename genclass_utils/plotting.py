@@ -231,36 +231,6 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, class_names: Sequen
     return fig
 
 
-def epoch_grid(grids: np.ndarray, epochs: Sequence[int] | None = None, ncols: int = 10,
-               title: str | None = None, size: float = 0.6):
-    """Plot samples from fixed noise, one row per epoch (grids: (E, N, H, W, C)); return the figure."""
-    grids = np.asarray(grids)
-    if grids.ndim != 5:
-        raise InputError(f"grids must be (epochs, N, H, W, C); got shape {grids.shape}")
-    rows = len(grids)
-    epochs = list(range(rows)) if epochs is None else list(epochs)
-    ncols = min(ncols, grids.shape[1])
-    fig, axes = plt.subplots(rows, ncols, figsize=(ncols * size + 0.8, rows * size + 0.3),
-                             squeeze=False)
-    for r in range(rows):
-        x = _as_display(grids[r])
-        for j in range(ncols):
-            ax = axes[r, j]
-            ax.set_xticks([])
-            ax.set_yticks([])
-            for s in ax.spines.values():
-                s.set_visible(False)
-            img = x[j]
-            ax.imshow(img[..., 0] if img.shape[-1] == 1 else img, cmap="gray",
-                      vmin=0, vmax=255 if img.dtype == np.uint8 else 1)
-        axes[r, 0].set_ylabel(f"epoch {epochs[r]}", rotation=0, ha="right", va="center",
-                              fontsize=7)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout(pad=0.2)
-    return fig
-
-
 def class_histogram(counts: Mapping[str, np.ndarray], class_names: Sequence[str],
                     title: str | None = None):
     """Plot side-by-side bars of class proportions for several sets of images; return the figure."""
