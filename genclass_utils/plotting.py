@@ -233,6 +233,22 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, class_names: Sequen
     return fig
 
 
+def class_histogram(counts: Mapping[str, np.ndarray], class_names: Sequence[str],
+                    title: str | None = None):
+    """Plot side-by-side bars of class proportions for several sets of images; return the figure."""
+    names = list(counts)
+    k = len(class_names)
+    width = 0.8 / max(1, len(names))
+    fig, ax = plt.subplots(figsize=(6.4, 2.8))
+    for i, name in enumerate(names):
+        c = np.asarray(counts[name], dtype=float)
+        ax.bar(np.arange(k) + (i - (len(names) - 1) / 2) * width, c / c.sum(), width, label=name)
+    ax.axhline(1.0 / k, color="k", lw=0.8, ls="--", label="uniform")
+    ax.set_xticks(np.arange(k))
+    ax.set_xticklabels(class_names, rotation=30, ha="right")
+    ax.set_ylabel("fraction of images")
+
+
 def latent_map(z: np.ndarray, labels: np.ndarray, class_names: Sequence[str],
                decoded: np.ndarray | None = None, extent: float = 3.0,
                title: str | None = None):

@@ -72,3 +72,89 @@ def generate(generator, n: int, labels: np.ndarray | None = None, seed: int = 0,
     if not as_uint8:
         return out
     return np.clip(np.rint(out * 255.0), 0, 255).astype(np.uint8)
+
+
+def load_generator(path):
+    """Return the generator saved at path, checked against the generator contract, or raise ArtifactError."""
+    from .artifacts import load_model
+    from .errors import ArtifactError
+
+    model = load_model(path)
+    n_in = len(getattr(model, "inputs", None) or [])
+    out_shape = tuple(model.outputs[0].shape) if n_in else ()
+    if n_in not in (1, 2) or len(model.inputs[0].shape) != 2 or len(out_shape) != 4:
+        raise ArtifactError(f"{path} is not a generator: expected inputs z (latent_dim,) "
+                            "[+ int32 label] and an image output (H, W, C); got inputs "
+                            f"{[tuple(t.shape) for t in model.inputs] if n_in else []} and output "
+                            f"{out_shape}")
+    return model
+
+
+def n_classes_of(generator) -> int:
+    """Return the number of classes of a conditional generator (from its label embedding)."""
+    from .errors import ArtifactError
+
+    def walk(model):
+        for layer in getattr(model, "layers", []):
+            yield layer
+            yield from walk(layer)
+
+    sizes = set()
+    for layer in walk(generator):
+        kind = layer.__class__.__name__
+        if kind == "Embedding":
+            sizes.add(int(layer.input_dim))
+        elif kind == "CategoryEncoding":
+            sizes.add(int(layer.num_tokens))
+    if len(sizes) == 1:
+        return sizes.pop()
+    raise ArtifactError(f"{generator.name}: cannot tell how many classes the label input takes "
+                        f"(label layers found sizes {sorted(sizes)})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write n samples of a saved generator to an .npz (images uint8 NHWC [+ labels]); return 0."""
+    import argparse
+    from pathlib import Path
+
+    from .files import atomic_path
+
+    parser = argparse.ArgumentParser(
+        prog="python -m genclass_utils sample",
+        description="Write samples of a saved generator (.keras) to an .npz file: 'images' "
+                    "uint8 (n, H, W, C) and, for a conditional model, 'labels' int64 (n,).")
+    parser.add_argument("--model", required=True, help="path to a saved generator (.keras)")
+    parser.add_argument("--n", type=int, default=1000, help="number of images (default 1000)")
+    parser.add_argument("--out", required=True, help="output .npz path")
+    parser.add_argument("--label", type=int, default=None,
+                        help="class of every image (conditional models; default: cycle classes)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the latent noise")
+    parser.add_argument("--batch-size", type=int, default=500)
+    args = parser.parse_args(argv)
+    if args.n < 1:
+        raise InputError(f"--n must be at least 1, got {args.n}")
+    out = Path(args.out)
+    if out.suffix != ".npz":
+        raise InputError(f"--out must end in .npz, got {out}")
+    gen = load_generator(args.model)
+    labels = None
+    if is_conditional(gen):
+        k = n_classes_of(gen)
+        if args.label is None:
+            labels = cycle_labels(args.n, k)
+        elif not 0 <= args.label < k:
+            raise InputError(f"--label must be in 0..{k - 1} for this model, got {args.label}")
+        else:
+            labels = np.full(args.n, args.label, dtype=np.int32)
+    elif args.label is not None:
+        raise InputError("--label given but this generator is not conditional")
+    images = generate(gen, args.n, labels=labels, seed=args.seed, batch_size=args.batch_size)
+    arrays = {"images": images}
+    if labels is not None:
+        arrays["labels"] = labels.astype(np.int64)
+    with atomic_path(out, suffix=".tmp.npz") as tmp:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **arrays)
+    extra = f" and labels {np.bincount(labels).tolist()}" if labels is not None else ""
+    print(f"wrote {out}: images {images.shape} {images.dtype}{extra}")
+    return 0
