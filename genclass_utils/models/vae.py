@@ -239,7 +239,7 @@ class VAE(keras.Model):
 
 def build_vae(image_shape=(28, 28, 1), latent_dim: int = 16, n_classes: int | None = None,
               beta: float = 1.0, warmup_steps: int = 0, width: int = 16, seed: int = 0,
-              learning_rate: float = 1e-3) -> VAE:
+              learning_rate: float = 3e-3) -> VAE:
     """Return a compiled VAE (a cVAE when n_classes is given)."""
     name = "cvae" if n_classes else "vae"
     model = VAE(build_encoder(image_shape, latent_dim, n_classes, width),
@@ -299,6 +299,9 @@ def train_vae(cfg, kind: str = "vae", latent_dim: int = 16, beta: float = 1.0,
                       len(history.get("loss", [])), model)
 
 
+_MODEL_KEYS = ("latent_dim", "beta", "warmup_epochs", "epochs")
+
+
 def _sidecar(cfg, name: str) -> Path:
     return artifacts.path_for(cfg, name).with_suffix(".json")
 
@@ -312,12 +315,17 @@ def load_or_train(cfg, kind: str = "vae", retrain: bool = False, **train_kwargs)
     dec_path = artifacts.path_for(cfg, kind)
     enc_path = artifacts.path_for(cfg, f"{kind}_encoder")
     side = _sidecar(cfg, kind)
+    wanted = {k: v for k, v in train_kwargs.items() if k in _MODEL_KEYS}
     if not retrain and dec_path.exists() and enc_path.exists():
         import json
 
+        info = json.loads(side.read_text()) if side.exists() else {}
+        saved = info.get("config", {})
+        if any(k in saved and saved[k] != v for k, v in wanted.items()):
+            print(f"{dec_path.name} was trained with {saved}, not {wanted}: retraining")
+            return load_or_train(cfg, kind, retrain=True, **train_kwargs)
         decoder = artifacts.load_model(dec_path)
         encoder = artifacts.load_model(enc_path)
-        info = json.loads(side.read_text()) if side.exists() else {}
         print(f"loaded {kind} from {dec_path.parent.name}/{dec_path.name}")
         return TrainedVAE(encoder, decoder, info.get("history", {}),
                           info.get("seconds_per_epoch"), int(info.get("epochs", 0)))
@@ -325,7 +333,7 @@ def load_or_train(cfg, kind: str = "vae", retrain: bool = False, **train_kwargs)
     try:
         artifacts.save_model(trained.decoder, dec_path)
         artifacts.save_model(trained.encoder, enc_path)
-        atomic_write_json(side, {"history": trained.history, "epochs": trained.epochs,
+        atomic_write_json(side, {"config": wanted, "history": trained.history, "epochs": trained.epochs,
                                  "seconds_per_epoch": trained.seconds_per_epoch,
                                  "likelihood": LIKELIHOOD})
         print(f"saved {kind} to {dec_path.parent.name}/{dec_path.name}")
@@ -337,14 +345,17 @@ def load_or_train(cfg, kind: str = "vae", retrain: bool = False, **train_kwargs)
     return trained
 
 
+DEFAULTS = {"vae": {"latent_dim": 16, "beta": 1.0}, "cvae": {"latent_dim": 16, "beta": 2.0}}
+
+
 def load_or_train_vae(cfg, **kwargs) -> TrainedVAE:
     """Return the trained VAE of cfg.dataset (encoder, decoder-as-generator, history)."""
-    return load_or_train(cfg, "vae", **kwargs)
+    return load_or_train(cfg, "vae", **{**DEFAULTS["vae"], **kwargs})
 
 
 def load_or_train_cvae(cfg, **kwargs) -> TrainedVAE:
     """Return the trained conditional VAE of cfg.dataset (encoder, decoder-as-generator, history)."""
-    return load_or_train(cfg, "cvae", **kwargs)
+    return load_or_train(cfg, "cvae", **{**DEFAULTS["cvae"], **kwargs})
 
 
 def from_parts(trained: TrainedVAE, seed: int = 0) -> VAE:
