@@ -338,37 +338,52 @@ def fit(model, cfg, x: np.ndarray, kind: str = "vaegan", epochs: int | None = No
             "epochs": len(timer.seconds), "n_train": int(len(x))}
 
 
-def _info_path(cfg):
-    return artifacts.path_for(cfg, "vaegan").with_suffix(".json")
+VARIANTS = ("vaegan", "pixelvae")
 
 
-def load_or_train_parts(cfg, n_train: int | None = None, retrain: bool = False, **kwargs):
-    """Return (encoder, decoder, info) of the VAE-GAN, loading them or training and saving them.
+def _paths(cfg, variant: str):
+    if variant not in VARIANTS:
+        raise InputError(f"unknown variant {variant!r}; choose one of: {', '.join(VARIANTS)}")
+    dec = artifacts.path_for(cfg, variant)
+    return dec, artifacts.path_for(cfg, f"{variant}_encoder"), dec.with_suffix(".json")
 
-    info holds the training history and seconds per epoch, measured when it was trained.
+
+def load_or_train_parts(cfg, variant: str = "vaegan", n_train: int | None = None,
+                        retrain: bool = False, **kwargs):
+    """Return (encoder, decoder, info) of the VAE-GAN (or of the pixel-VAE baseline).
+
+    They are loaded from artifacts/<profile>/<variant>[_encoder]_<dataset>.keras, or trained on
+    the training split (n_train images, default all) and saved. info holds the training history
+    and the seconds per epoch, measured when the model was trained, and is kept beside them.
     """
-    paths = [artifacts.path_for(cfg, n) for n in ("vaegan", "vaegan_encoder")]
-    if not retrain and all(p.exists() for p in paths) and _info_path(cfg).exists():
-        decoder = artifacts.load_model(paths[0])
-        encoder = artifacts.load_model(paths[1])
-        print(f"loaded vaegan and vaegan_encoder from {paths[0].parent}")
-        return encoder, decoder, json.loads(_info_path(cfg).read_text())
+    dec_path, enc_path, info_path = _paths(cfg, variant)
+    if not retrain and dec_path.exists() and enc_path.exists() and info_path.exists():
+        decoder, encoder = artifacts.load_model(dec_path), artifacts.load_model(enc_path)
+        print(f"loaded {variant} (decoder and encoder) from {dec_path.parent}")
+        return encoder, decoder, json.loads(info_path.read_text())
     x = training_images(cfg, n_train)
-    model = build_vaegan(x.shape[1:], seed=cfg.seed, **kwargs)
-    info = fit(model, cfg, x)
-    for model_part, path in ((model.decoder, paths[0]), (model.encoder, paths[1])):
-        try:
-            artifacts.save_model(model_part, path)
-        except ArtifactError as e:
-            print(f"not saved: {e}")
-    atomic_write_json(_info_path(cfg), info)
-    print(f"saved vaegan and vaegan_encoder to {paths[0].parent}")
+    if variant == "vaegan":
+        model = build_vaegan(x.shape[1:], seed=cfg.seed, **kwargs)
+    else:
+        model = build_pixel_vae(x.shape[1:], seed=cfg.seed, **kwargs)
+    info = fit(model, cfg, x, name=variant)
+    try:
+        artifacts.save_model(model.decoder, dec_path)
+        artifacts.save_model(model.encoder, enc_path)
+        atomic_write_json(info_path, info)
+        print(f"saved {variant} (decoder and encoder) to {dec_path.parent}")
+    except (ArtifactError, OSError) as e:
+        print(f"{variant} was trained but not saved: {e}")
     return model.encoder, model.decoder, info
 
 
 def load_or_train_vaegan(cfg, n_train: int | None = None) -> keras.Model:
-    """Return the VAE-GAN's decoder (z -> images in [0, 1]), loading or training it."""
-    return load_or_train_parts(cfg, n_train=n_train)[1]
+    """Return the VAE-GAN's decoder (z -> images in [0, 1]), loading or training it.
+
+    n_train defaults to the profile's cfg.samples("vaegan_train") training images.
+    """
+    n = cfg.samples("vaegan_train") if n_train is None else n_train
+    return load_or_train_parts(cfg, "vaegan", n_train=n)[1]
 
 
 def reconstruct(encoder, decoder, images: np.ndarray, batch_size: int = 500) -> np.ndarray:
