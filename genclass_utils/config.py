@@ -69,7 +69,8 @@ class Profile:
 
 
 _EPOCH_KINDS = ("cnn", "rnn", "evaluator", "quick_classifier", "gan", "cgan", "vae",
-                "cvae", "vaegan", "cas", "lowdata_generator", "lowdata_classifier")
+                "cvae", "vae_short", "vaegan", "cas", "lowdata_generator",
+                "lowdata_classifier")
 
 SMOKE = Profile(
     name="smoke",
@@ -77,6 +78,7 @@ SMOKE = Profile(
     epochs_by_kind=_ro({k: 1 for k in _EPOCH_KINDS}),
     batch_by_kind=_ro({}),
     samples_by_kind=_ro({"fid": 500, "cas": 1000, "grid": 100, "sensitivity": 500,
+                         "tstr_real": 600, "rare_per_class": 60, "unlabeled_pool": 300,
                          "vaegan_train": 2000}),
     max_train=2000,
     n_seeds=1,
@@ -87,11 +89,13 @@ SMOKE = Profile(
 CPU = Profile(
     name="cpu",
     description="the committed reference run on 2 CPU cores",
-    epochs_by_kind=_ro({"cnn": 12, "rnn": 4, "evaluator": 12, "quick_classifier": 3,
-                        "gan": 6, "cgan": 8, "vae": 8, "cvae": 10, "vaegan": 8,
+    epochs_by_kind=_ro({"cnn": 12, "rnn": 4, "evaluator": 10, "quick_classifier": 3,
+                        "gan": 6, "cgan": 8, "vae": 8, "cvae": 10, "vae_short": 2, "vaegan": 8,
                         "cas": 5, "lowdata_generator": 60, "lowdata_classifier": 40}),
-    batch_by_kind=_ro({"gan": 128, "cgan": 128, "vae": 128, "cvae": 128, "vaegan": 128}),
+    batch_by_kind=_ro({"gan": 128, "cgan": 128, "vae": 128, "cvae": 128, "vae_short": 128,
+                       "vaegan": 128}),
     samples_by_kind=_ro({"fid": 10000, "cas": 20000, "grid": 100, "sensitivity": 10000,
+                         "tstr_real": 10000, "rare_per_class": 1000, "unlabeled_pool": 10000,
                          "vaegan_train": 20000}),
     max_train=None,
     n_seeds=3,
@@ -103,10 +107,11 @@ GPU = Profile(
     name="gpu",
     description="full quality on one GPU",
     epochs_by_kind=_ro({"cnn": 30, "rnn": 15, "evaluator": 30, "quick_classifier": 5,
-                        "gan": 40, "cgan": 50, "vae": 40, "cvae": 50, "vaegan": 40,
+                        "gan": 40, "cgan": 50, "vae": 40, "cvae": 50, "vae_short": 10, "vaegan": 40,
                         "cas": 20, "lowdata_generator": 200, "lowdata_classifier": 100}),
     batch_by_kind=_ro({}),
     samples_by_kind=_ro({"fid": 10000, "cas": 55000, "grid": 100, "sensitivity": 10000,
+                         "tstr_real": 50000, "rare_per_class": 5000, "unlabeled_pool": 40000,
                          "vaegan_train": 55000}),
     max_train=None,
     n_seeds=5,

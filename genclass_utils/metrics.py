@@ -1,6 +1,12 @@
-"""Metrics for generated images: the Fréchet distance (more are added by later chapters)."""
+"""Metrics for generated images: Fréchet distance, precision/recall, label checks, coverage, CAS.
+
+Explained in notebooks/06_evaluating_generators.ipynb; every metric works on the evaluator's
+embeddings or predictions (gu.evaluator), never on Inception features.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 from scipy import linalg
@@ -52,3 +58,265 @@ def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
     mu1, s1 = gaussian_stats(features_a, "features_a")
     mu2, s2 = gaussian_stats(features_b, "features_b")
     return frechet_distance_from_stats(mu1, s1, mu2, s2)
+
+
+# --------------------------------------------------------------------------- precision and recall
+
+def _pair(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> tuple[np.ndarray, np.ndarray]:
+    a, b = _check_features(a, name_a), _check_features(b, name_b)
+    if a.shape[1] != b.shape[1]:
+        raise InputError(f"{name_a} and {name_b} have different feature sizes: "
+                         f"{a.shape[1]} vs {b.shape[1]}")
+    return a, b
+
+
+def knn_radii(features: np.ndarray, k: int = 3) -> np.ndarray:
+    """Return each point's distance to its k-th nearest neighbour in the same set (itself excluded)."""
+    from sklearn.neighbors import NearestNeighbors
+
+    f = _check_features(features, "features")
+    if not 1 <= k < len(f):
+        raise InputError(f"k must lie in 1..{len(f) - 1} for {len(f)} points; got {k}")
+    nn = NearestNeighbors(n_neighbors=k + 1, algorithm="brute").fit(f)
+    dist, _ = nn.kneighbors(f)  # column 0 is the point itself (distance 0)
+    return dist[:, k]
+
+
+def inside_manifold(query: np.ndarray, reference: np.ndarray, radii: np.ndarray,
+                    working_memory: int = 256) -> np.ndarray:
+    """Return, per query point, whether it lies within the k-NN ball of some reference point."""
+    from sklearn.metrics import pairwise_distances_chunked
+
+    q, r = _pair(query, reference, "query", "reference")
+    radii = np.asarray(radii, dtype=np.float64)
+    if radii.shape != (len(r),):
+        raise InputError(f"radii must have shape ({len(r)},); got {radii.shape}")
+    # Chunks of query rows keep a 10k x 10k comparison within `working_memory` MiB.
+    tol = 1e-6 * max(float(radii.max()), 1.0)  # distance of a point to its own copy is ~0, not 0
+    inside = [(d <= radii[None, :] + tol).any(axis=1)
+              for d in pairwise_distances_chunked(q, r, working_memory=working_memory)]
+    return np.concatenate(inside)
+
+
+def precision_recall(real_features: np.ndarray, fake_features: np.ndarray, k: int = 3
+                     ) -> dict[str, float]:
+    """Return improved precision and recall (Kynkäänniemi et al. 2019) of fake against real features.
+
+    precision = share of generated samples inside the real manifold (fidelity);
+    recall = share of real samples inside the generated manifold (diversity). Each manifold is
+    the union of balls around its points, with radius the distance to the k-th nearest neighbour.
+    """
+    real, fake = _pair(real_features, fake_features, "real_features", "fake_features")
+    precision = inside_manifold(fake, real, knn_radii(real, k)).mean()
+    recall = inside_manifold(real, fake, knn_radii(fake, k)).mean()
+    return {"precision": float(precision), "recall": float(recall)}
+
+
+# --------------------------------------------------------------------------- label checks, coverage
+
+def _check_probs(probs: np.ndarray) -> np.ndarray:
+    p = np.asarray(probs, dtype=np.float64)
+    if p.ndim != 2 or p.shape[1] < 2:
+        raise InputError(f"probs must be a 2-D array (n_images, n_classes); got shape {p.shape}")
+    if not np.isfinite(p).all():
+        raise InputError("probs contain NaN or Inf")
+    return p
+
+
+def label_agreement(probs: np.ndarray, requested: np.ndarray) -> dict:
+    """Return the evaluator's accuracy and mean confidence on the requested labels, overall and per class.
+
+    probs are the evaluator's class probabilities for images generated with labels `requested`;
+    confidence is the probability given to the requested class.
+    """
+    p = _check_probs(probs)
+    n_classes = p.shape[1]
+    y = np.asarray(requested)
+    if y.shape != (len(p),):
+        raise InputError(f"requested labels must have shape ({len(p)},); got {y.shape}")
+    if y.size and (not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= n_classes):
+        raise InputError(f"requested labels must be integers in 0..{n_classes - 1}")
+    hit = p.argmax(axis=1) == y
+    conf = p[np.arange(len(p)), y]
+    per_acc = [float(hit[y == c].mean()) if np.any(y == c) else float("nan") for c in range(n_classes)]
+    per_conf = [float(conf[y == c].mean()) if np.any(y == c) else float("nan")
+                for c in range(n_classes)]
+    return {"accuracy": float(hit.mean()), "confidence": float(conf.mean()),
+            "per_class_accuracy": per_acc, "per_class_confidence": per_conf}
+
+
+def class_histogram(predicted: np.ndarray, n_classes: int) -> np.ndarray:
+    """Return the share of predictions that fall in each class (sums to 1)."""
+    y = np.asarray(predicted)
+    if y.ndim != 1 or y.size == 0:
+        raise InputError(f"predicted labels must be a non-empty 1-D array; got shape {y.shape}")
+    if not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= n_classes:
+        raise InputError(f"predicted labels must be integers in 0..{n_classes - 1}")
+    return np.bincount(y, minlength=n_classes) / y.size
+
+
+def coverage_entropy(predicted: np.ndarray, n_classes: int) -> float:
+    """Return the entropy of the predicted-class histogram divided by log(n_classes): 1 = uniform, 0 = one class.
+
+    H(h) / log K with h the histogram of the evaluator's predicted classes; a mode-collapsed
+    generator that draws most samples from a few classes scores well below 1.
+    """
+    if n_classes < 2:
+        raise InputError(f"n_classes must be at least 2; got {n_classes}")
+    h = class_histogram(predicted, n_classes)
+    nz = h[h > 0]
+    return float(max(-(nz * np.log(nz)).sum() / np.log(n_classes), 0.0))
+
+
+# --------------------------------------------------------------------------- Classification Accuracy Score
+
+def _images_labels(x: np.ndarray, y: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
+    from .evaluator import prepare_images
+
+    x = prepare_images(x)
+    y = np.asarray(y)
+    if y.shape != (len(x),):
+        raise InputError(f"{name}: labels must have shape ({len(x)},); got {y.shape}")
+    if y.size and not np.issubdtype(y.dtype, np.integer):
+        raise InputError(f"{name}: labels must be integer class indices; got dtype {y.dtype}")
+    return x, y.astype(np.int64)
+
+
+def fit_classifier(model, x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
+                   cfg, epochs: int, batch_size: int = 128, name: str = "cas",
+                   learning_rate: float = 1e-3, verbose: int | None = None):
+    """Return the model trained on (x, y) with Adam, early stopping on the real validation images."""
+    import keras
+
+    from . import data, training
+
+    if not getattr(model, "compiled", False) or model.optimizer is None:
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    ds = data.make_dataset(x, y, batch_size=batch_size, seed=cfg.seed)
+    val = data.make_dataset(x_val, y_val, batch_size=1000, shuffle=False)
+    model.fit(ds, validation_data=val, epochs=epochs, shuffle=False,  # ds shuffles itself
+              verbose=cfg.verbose if verbose is None else verbose,
+              callbacks=training.callbacks(cfg, name, early_stopping="val_accuracy", patience=2))
+    return model
+
+
+def classification_accuracy_score(x_train: np.ndarray, y_train: np.ndarray,
+                                  x_val: np.ndarray, y_val: np.ndarray,
+                                  x_test: np.ndarray, y_test: np.ndarray, *,
+                                  build_classifier: Callable, cfg, epochs: int | None = None,
+                                  batch_size: int | None = None, train: Callable | None = None,
+                                  name: str = "cas", verbose: int | None = None) -> dict:
+    """Return the Classification Accuracy Score (Ravuri & Vinyals 2019) of a labeled training set.
+
+    A classifier from ``build_classifier(input_shape, n_classes)`` is trained on (x_train,
+    y_train) only (generated images for CAS, real ones for its reference), stopped early on real
+    validation images, and scored on the real test split. ``train(model, x, y, x_val, y_val)``
+    may replace the default fit. Accuracies are measured in inference mode; ``train_accuracy``
+    exposes BatchNormalization statistics that were not ready (train high, test near chance).
+    """
+    x, y = _images_labels(x_train, y_train, "training set")
+    xv, yv = _images_labels(x_val, y_val, "validation set")
+    xt, yt = _images_labels(x_test, y_test, "test set")
+    if not (x.shape[1:] == xv.shape[1:] == xt.shape[1:]):
+        raise InputError(f"image shapes differ: train {x.shape[1:]}, val {xv.shape[1:]}, "
+                         f"test {xt.shape[1:]}")
+    n_classes = int(max(y.max(), yv.max(), yt.max())) + 1
+    model = build_classifier(x.shape[1:], n_classes)
+    epochs = cfg.epochs("cas") if epochs is None else int(epochs)
+    batch_size = cfg.batch_size("cas") if batch_size is None else int(batch_size)
+    if train is None:
+        model = fit_classifier(model, x, y, xv, yv, cfg, epochs, batch_size, name, verbose=verbose)
+    else:
+        model = train(model, x, y, xv, yv)
+
+    def acc(a, b):
+        return float(np.mean(model.predict(a, batch_size=1000, verbose=0).argmax(axis=1) == b))
+
+    return {"test_accuracy": acc(xt, yt), "val_accuracy": acc(xv, yv),
+            "train_accuracy": acc(x[:10000], y[:10000]), "n_train": int(len(x))}
+
+
+def real_cas(x_real: np.ndarray, y_real: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
+             x_test: np.ndarray, y_test: np.ndarray, n: int, *, build_classifier: Callable, cfg,
+             seed: int = 0, **kwargs) -> dict:
+    """Return the CAS reference: the same classifier and budget trained on n real training images.
+
+    The n images are a class-balanced draw from the real training split (all of it if n is
+    larger), so the only difference from a generator's CAS is where the images came from.
+    """
+    from . import data
+
+    y_real = np.asarray(y_real)
+    if n >= len(y_real):
+        idx = np.arange(len(y_real))
+    else:
+        idx = data.stratified_take(y_real, int(n), seed)
+    return classification_accuracy_score(x_real[idx], y_real[idx], x_val, y_val, x_test, y_test,
+                                         build_classifier=build_classifier, cfg=cfg,
+                                         name="real_cas", **kwargs)
+
+
+# --------------------------------------------------------------------------- memorisation
+
+def nearest_neighbours(query_features: np.ndarray, reference_features: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Return, for each query point, the distance to and index of its nearest reference point."""
+    from sklearn.neighbors import NearestNeighbors
+
+    q, r = _pair(query_features, reference_features, "query_features", "reference_features")
+    dist, idx = NearestNeighbors(n_neighbors=1, algorithm="brute").fit(r).kneighbors(q)
+    return dist[:, 0], idx[:, 0]
+
+
+def memorisation_check(generated_features: np.ndarray, train_features: np.ndarray,
+                       test_distance: np.ndarray, quantile: float = 0.01) -> dict:
+    """Return nearest-training-image distances and indices of generated images, compared with test images'.
+
+    test_distance holds, for real test images (never trained on), the distance to their nearest
+    training image (``nearest_neighbours(test, train)[0]``): how close an unseen real image
+    usually lies. A generator that copies its training images puts many generated images below
+    the low `quantile` of those distances.
+    """
+    if not 0 < quantile < 1:
+        raise InputError(f"quantile must lie in (0, 1); got {quantile}")
+    d_test = np.asarray(test_distance, dtype=np.float64)
+    if d_test.ndim != 1 or d_test.size == 0 or not np.isfinite(d_test).all():
+        raise InputError("test_distance must be a non-empty 1-D array of finite distances")
+    d_gen, i_gen = nearest_neighbours(generated_features, train_features)
+    threshold = float(np.quantile(d_test, quantile))
+    return {"distance": d_gen, "index": i_gen, "threshold": threshold,
+            "share_below_threshold": float(np.mean(d_gen < threshold)),
+            "median_ratio": float(np.median(d_gen) / max(float(np.median(d_test)), 1e-12))}
+
+
+# --------------------------------------------------------------------------- sensitivity
+
+def sample_size_sensitivity(metric: Callable[[np.ndarray, np.ndarray], float | Mapping],
+                            real_features: np.ndarray, fake_features: np.ndarray,
+                            sizes: Sequence[int] = (1000, 5000, 10000), repeats: int = 1,
+                            seed: int = 0) -> dict[int, dict[str, dict[str, float]]]:
+    """Return {n: {key: {"mean", "std"}}} of metric(real subset, fake subset) over subsets of n samples.
+
+    A metric returning a dict (precision_recall) gives one key per entry; one returning a float
+    gives the key ``metric.__name__``. Sizes larger than either set are skipped. The Fréchet
+    distance is biased upwards at small n, so only numbers computed on the same n compare.
+    """
+    real, fake = _pair(real_features, fake_features, "real_features", "fake_features")
+    rng = np.random.default_rng(seed)
+    out: dict[int, dict[str, dict[str, float]]] = {}
+    for n in sizes:
+        n = int(n)
+        if n < 2:
+            raise InputError(f"sample sizes must be at least 2; got {n}")
+        if n > min(len(real), len(fake)):
+            continue
+        runs: dict[str, list[float]] = {}
+        for _ in range(max(int(repeats), 1)):
+            v = metric(real[rng.choice(len(real), n, replace=False)],
+                       fake[rng.choice(len(fake), n, replace=False)])
+            items = v.items() if isinstance(v, Mapping) else [(getattr(metric, "__name__", "value"), v)]
+            for key, val in items:
+                runs.setdefault(key, []).append(float(val))
+        out[n] = {k: {"mean": float(np.mean(v)), "std": float(np.std(v))} for k, v in runs.items()}
+    return out

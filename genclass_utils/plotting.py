@@ -1,4 +1,4 @@
-"""Figures with one house style: image grids, training curves, confusion matrices."""
+"""Figures with one house style: image grids, training curves, confusion matrices, metric plots."""
 
 from __future__ import annotations
 
@@ -96,6 +96,104 @@ def class_grid(images: np.ndarray, labels: np.ndarray, class_names: Sequence[str
     return fig
 
 
+def labeled_rows(rows: Mapping[str, np.ndarray], ncols: int = 10, title: str | None = None,
+                 size: float = 0.6):
+    """Plot one row of images per entry of rows, labelled on the left; return the figure."""
+    names = list(rows)
+    if not names:
+        raise InputError("rows is empty")
+    fig, axes = plt.subplots(len(names), ncols, figsize=(ncols * size + 1.2, len(names) * size + 0.3),
+                             squeeze=False)
+    for r, name in enumerate(names):
+        x = _as_display(rows[name])
+        for j in range(ncols):
+            ax = axes[r, j]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for s in ax.spines.values():
+                s.set_visible(False)
+            if j < len(x):
+                img = x[j]
+                ax.imshow(img[..., 0] if img.shape[-1] == 1 else img, cmap="gray",
+                          vmin=0, vmax=255 if img.dtype == np.uint8 else 1)
+        axes[r, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=7)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout(pad=0.2)
+    return fig
+
+
+def distance_histograms(distances: Mapping[str, np.ndarray], reference: np.ndarray,
+                        reference_label: str = "reference", bins: int = 40,
+                        xlabel: str = "distance", title: str | None = None):
+    """Plot one density histogram per entry of distances, each over the reference's; return the figure."""
+    names = list(distances)
+    if not names:
+        raise InputError("distances is empty")
+    ref = np.asarray(reference, dtype=float)
+    hi = max(float(np.quantile(ref, 0.995)),
+             *(float(np.quantile(np.asarray(d, dtype=float), 0.995)) for d in distances.values()))
+    edges = np.linspace(0.0, hi, bins + 1)
+    fig, axes = plt.subplots(1, len(names), figsize=(2.3 * len(names), 2.4), squeeze=False,
+                             sharey=True)
+    for ax, name in zip(axes.flat, names):
+        ax.hist(ref, edges, density=True, alpha=0.5, color="gray", label=reference_label)
+        ax.hist(np.asarray(distances[name], dtype=float), edges, density=True, histtype="step",
+                lw=1.5, label=name)
+        ax.set_xlabel(xlabel)
+        ax.set_title(name)
+        ax.legend(fontsize=6)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def metric_bars(table: Mapping[str, Mapping[str, float]], metrics: Sequence[str],
+                reference: Mapping[str, float] | None = None, reference_label: str = "real data",
+                title: str | None = None):
+    """Plot one bar panel per metric across the rows of table, real-data reference dashed; return the figure."""
+    names = list(table)
+    if not names or not metrics:
+        raise InputError("table and metrics must not be empty")
+    fig, axes = plt.subplots(1, len(metrics), figsize=(2.4 * len(metrics), 2.8), squeeze=False)
+    for ax, m in zip(axes.flat, metrics):
+        vals = [table[n].get(m) for n in names]
+        ok = [i for i, v in enumerate(vals) if v is not None and np.isfinite(v)]
+        ax.bar([names[i] for i in ok], [vals[i] for i in ok], color="C0")
+        if reference and reference.get(m) is not None:
+            ax.axhline(reference[m], color="k", ls="--", lw=1, label=reference_label)
+            ax.legend(fontsize=6)
+        ax.set_title(m)
+        ax.tick_params(axis="x", rotation=45, labelsize=7)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def metric_curves(x: Sequence[float], curves: Mapping[str, Sequence[float]],
+                  errors: Mapping[str, Sequence[float]] | None = None, xlabel: str = "",
+                  ylabel: str = "", title: str | None = None, logx: bool = False, ax=None):
+    """Plot one line (with optional error bars) per entry of curves against x; return the figure."""
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(4.2, 2.8))
+    else:
+        fig = ax.figure
+    for name, ys in curves.items():
+        err = None if errors is None else errors.get(name)
+        ax.errorbar(list(x)[:len(ys)], ys, yerr=err, marker="o", ms=3, capsize=2, label=name)
+    if logx:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=6)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
 def training_curves(history: Mapping[str, Sequence[float]] | object,
                     keys: Sequence[str] | None = None, title: str | None = None):
     """Plot per-epoch curves from a Keras History (or its .history dict); return the figure."""
@@ -127,6 +225,93 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, class_names: Sequen
         values_format=".2f" if normalize else "d", cmap="Blues", ax=ax, colorbar=False,
         xticks_rotation=60, text_kw={"fontsize": 6})
     ax.grid(False)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def latent_map(z: np.ndarray, labels: np.ndarray, class_names: Sequence[str],
+               decoded: np.ndarray | None = None, extent: float = 3.0,
+               title: str | None = None):
+    """Plot 2-D latent codes coloured by class, and beside them a grid of decoded images.
+
+    decoded is an (n, n, H, W, C) array: the images decoded at an n x n grid of points over
+    [-extent, extent]^2, row 0 at the top (largest z2). Returns the figure.
+    """
+    z = np.asarray(z)
+    if z.ndim != 2 or z.shape[1] != 2:
+        raise InputError(f"z must have shape (N, 2); got {z.shape}")
+    labels = np.asarray(labels)
+    ncols = 1 if decoded is None else 2
+    fig, axes = plt.subplots(1, ncols, figsize=(5.0 * ncols, 4.4), squeeze=False)
+    ax = axes[0, 0]
+    cmap = plt.get_cmap("tab10", len(class_names))
+    sc = ax.scatter(z[:, 0], z[:, 1], c=labels, cmap=cmap, s=3, alpha=0.6,
+                    vmin=-0.5, vmax=len(class_names) - 0.5)
+    cbar = fig.colorbar(sc, ax=ax, ticks=range(len(class_names)))
+    cbar.ax.set_yticklabels(class_names, fontsize=7)
+    ax.set_xlim(-extent, extent)
+    ax.set_ylim(-extent, extent)
+    ax.set_xlabel("$z_1$")
+    ax.set_ylabel("$z_2$")
+    ax.set_title("posterior means, coloured by class")
+    if decoded is not None:
+        d = _as_display(np.asarray(decoded).reshape(-1, *np.asarray(decoded).shape[2:]))
+        n = int(round(np.sqrt(len(d))))
+        h, w = d.shape[1:3]
+        canvas = d.reshape(n, n, h, w, -1).transpose(0, 2, 1, 3, 4).reshape(n * h, n * w, -1)
+        ax2 = axes[0, 1]
+        ax2.imshow(canvas[..., 0] if canvas.shape[-1] == 1 else canvas, cmap="gray",
+                   extent=(-extent, extent, -extent, extent),
+                   vmin=0, vmax=255 if canvas.dtype == np.uint8 else 1)
+        ax2.grid(False)
+        ax2.set_xlabel("$z_1$")
+        ax2.set_ylabel("$z_2$")
+        ax2.set_title("decoder output over the same plane")
+    if title:
+        fig.suptitle(title)
+
+
+def grouped_bars(values: Mapping[str, Mapping[str, float]], title: str | None = None,
+                 ylabel: str = "test accuracy", ylim: tuple[float, float] | None = None,
+                 errors: Mapping[str, Mapping[str, float]] | None = None):
+    """Plot {group: {bar: value}} as grouped bars (optional error bars); return the figure."""
+    groups = list(values)
+    bars = list(dict.fromkeys(b for g in groups for b in values[g]))
+    width = 0.8 / max(len(bars), 1)
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(groups) * max(1, len(bars)) * 0.5), 3.0))
+    xs = np.arange(len(groups))
+    for j, b in enumerate(bars):
+        v = [values[g].get(b, np.nan) for g in groups]
+        err = None if errors is None else [errors[g].get(b, 0.0) for g in groups]
+        ax.bar(xs + (j - (len(bars) - 1) / 2) * width, v, width, yerr=err, capsize=3, label=b)
+    ax.set_xticks(xs, groups)
+    ax.set_ylabel(ylabel)
+    if ylim:
+        ax.set_ylim(*ylim)
+    ax.legend(fontsize=7, ncols=min(3, len(bars)))
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def errorbar_curves(x: Sequence[float], series: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+                    xlabel: str, ylabel: str = "test accuracy", title: str | None = None,
+                    logx: bool = False):
+    """Plot {name: (means, stds)} against x with error bars; return the figure."""
+    fig, ax = plt.subplots(figsize=(5.2, 3.2))
+    for i, (name, (mean, std)) in enumerate(series.items()):
+        offset = 1 + 0.02 * (i - (len(series) - 1) / 2) if logx else 0.0
+        xs = np.asarray(x, float) * offset if logx else np.asarray(x, float)
+        ax.errorbar(xs, mean, yerr=std, marker="o", capsize=3, label=name)
+    if logx:
+        ax.set_xscale("log")
+        ax.set_xticks(list(x), [str(v) for v in x])
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=7)
     if title:
         ax.set_title(title)
     fig.tight_layout()

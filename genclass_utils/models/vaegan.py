@@ -24,6 +24,7 @@ from keras import layers, ops
 from .. import artifacts, data, training
 from ..errors import ArtifactError, InputError
 from ..files import atomic_write_json
+from .vae import VAE, as_generator, kl_divergence
 
 LATENT_DIM = 32
 FEATURE_LAYER = "dis_l"
@@ -48,8 +49,8 @@ def build_encoder(image_shape=(28, 28, 1), latent_dim: int = LATENT_DIM, width: 
 
 
 def build_decoder(image_shape=(28, 28, 1), latent_dim: int = LATENT_DIM, width: int = 32,
-                  name: str = "decoder") -> keras.Model:
-    """Return the decoder (the generator): z -> images in [0, 1] (sigmoid output)."""
+                  logits: bool = False, name: str = "decoder") -> keras.Model:
+    """Return the decoder: z -> images in [0, 1] (sigmoid), or their Bernoulli logits if logits."""
     h, w, c = image_shape
     if h % 4 or w % 4:
         raise InputError(f"image height and width must be multiples of 4; got {image_shape}")
@@ -63,8 +64,8 @@ def build_decoder(image_shape=(28, 28, 1), latent_dim: int = LATENT_DIM, width: 
                                    name=f"up{i + 1}")(x)
         x = layers.BatchNormalization(momentum=0.9, name=f"up{i + 1}_bn")(x)
         x = layers.ReLU(name=f"up{i + 1}_act")(x)
-    out = layers.Conv2D(c, 3, padding="same", activation="sigmoid", dtype="float32",
-                        name="image")(x)
+    out = layers.Conv2D(c, 3, padding="same", activation=None if logits else "sigmoid",
+                        dtype="float32", name="logits" if logits else "image")(x)
     return keras.Model(z, out, name=name)
 
 
@@ -87,13 +88,6 @@ def build_discriminator(image_shape=(28, 28, 1), width: int = 32,
 
 
 # ---------------------------------------------------------------- losses
-def kl_divergence(z_mean, z_log_var):
-    """Return KL(N(mean, exp(log_var)) || N(0, I)) per image, in nats (summed over dims)."""
-    z_mean = ops.cast(z_mean, "float32")
-    z_log_var = ops.cast(z_log_var, "float32")
-    return -0.5 * ops.sum(1.0 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var), axis=-1)
-
-
 def feature_distance(f_real, f_fake):
     """Return 0.5 * ||Dis_l(x) - Dis_l(x~)||^2 per image: a unit-variance Gaussian's -log p."""
     diff = ops.cast(f_real, "float32") - ops.cast(f_fake, "float32")
@@ -221,67 +215,6 @@ class VAEGAN(keras.Model):
         return cls(**config)
 
 
-@keras.saving.register_keras_serializable(package="genclass")
-class PixelVAE(keras.Model):
-    """The plain VAE baseline: same encoder and decoder, Bernoulli pixel likelihood.
-
-    Loss per image, in nats: sum over pixels of binary cross-entropy + KL(q(z|x) || N(0, I)).
-    """
-
-    def __init__(self, encoder, decoder, seed: int = 0, **kwargs):
-        super().__init__(**kwargs)
-        self.encoder = encoder
-        self.decoder = decoder
-        self.seed = int(seed)
-        self.latent_dim = int(decoder.inputs[0].shape[-1])
-        self.seed_generator = keras.random.SeedGenerator(self.seed)
-        self.trackers = {n: keras.metrics.Mean(name=n)
-                         for n in ("loss", "recon", "kl", "recon_mse")}
-
-    @property
-    def metrics(self):
-        return list(self.trackers.values())
-
-    def call(self, x, training=False):
-        """Return reconstructions of x through the posterior mean."""
-        z_mean, _ = self.encoder(x, training=training)
-        return self.decoder(z_mean, training=training)
-
-    def train_step(self, data):
-        import tensorflow as tf
-
-        x = data[0] if isinstance(data, tuple) else data
-        eps = keras.random.normal((ops.shape(x)[0], self.latent_dim), seed=self.seed_generator)
-        weights = self.encoder.trainable_weights + self.decoder.trainable_weights
-        with tf.GradientTape() as tape:
-            z_mean, z_log_var = self.encoder(x, training=True)
-            x_rec = self.decoder(z_mean + ops.exp(0.5 * z_log_var) * eps, training=True)
-            bce = ops.binary_crossentropy(ops.cast(x, "float32"), x_rec)
-            recon = ops.mean(ops.sum(ops.reshape(bce, (ops.shape(x)[0], -1)), axis=-1))
-            kl = ops.mean(kl_divergence(z_mean, z_log_var))
-            loss = recon + kl
-        grads = tape.gradient(loss, weights)
-        self.optimizer.apply_gradients(zip(grads, weights))
-        values = {"loss": loss, "recon": recon, "kl": kl,
-                  "recon_mse": ops.mean(ops.square(ops.cast(x, "float32") - x_rec))}
-        for name, value in values.items():
-            self.trackers[name].update_state(value)
-        return {name: t.result() for name, t in self.trackers.items()}
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"encoder": keras.saving.serialize_keras_object(self.encoder),
-                       "decoder": keras.saving.serialize_keras_object(self.decoder),
-                       "seed": self.seed})
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        for key in ("encoder", "decoder"):
-            config[key] = keras.saving.deserialize_keras_object(config[key])
-        return cls(**config)
-
-
 # ---------------------------------------------------------------- building and training
 def build_vaegan(image_shape=(28, 28, 1), latent_dim: int = LATENT_DIM, seed: int = 0,
                  lr: float = 2e-4, dis_lr: float | None = None, **kwargs) -> VAEGAN:
@@ -295,10 +228,11 @@ def build_vaegan(image_shape=(28, 28, 1), latent_dim: int = LATENT_DIM, seed: in
 
 
 def build_pixel_vae(image_shape=(28, 28, 1), latent_dim: int = LATENT_DIM, seed: int = 0,
-                    lr: float = 1e-3) -> PixelVAE:
-    """Return a compiled pixel-loss VAE with the VAE-GAN's encoder and decoder architecture."""
-    model = PixelVAE(build_encoder(image_shape, latent_dim),
-                     build_decoder(image_shape, latent_dim), seed=seed)
+                    lr: float = 1e-3) -> VAE:
+    """Return a compiled chapter-4 VAE (Bernoulli pixel likelihood) with the VAE-GAN's networks."""
+    model = VAE(build_encoder(image_shape, latent_dim),
+                build_decoder(image_shape, latent_dim, logits=True, name="decoder_logits"),
+                seed=seed, name="pixelvae")
     model.compile(optimizer=keras.optimizers.Adam(lr))
     return model
 
@@ -367,14 +301,15 @@ def load_or_train_parts(cfg, variant: str = "vaegan", n_train: int | None = None
     else:
         model = build_pixel_vae(x.shape[1:], seed=cfg.seed, **kwargs)
     info = fit(model, cfg, x, name=variant)
+    decoder = model.decoder if variant == "vaegan" else as_generator(model.decoder)
     try:
-        artifacts.save_model(model.decoder, dec_path)
+        artifacts.save_model(decoder, dec_path)
         artifacts.save_model(model.encoder, enc_path)
         atomic_write_json(info_path, info)
         print(f"saved {variant} (decoder and encoder) to {dec_path.parent}")
     except (ArtifactError, OSError) as e:
         print(f"{variant} was trained but not saved: {e}")
-    return model.encoder, model.decoder, info
+    return model.encoder, decoder, info
 
 
 def load_or_train_vaegan(cfg, n_train: int | None = None) -> keras.Model:

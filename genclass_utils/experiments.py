@@ -1,0 +1,549 @@
+"""Experiments with generated data for classification (explained in
+notebooks/07_generated_data_classification.ipynb).
+
+Four studies, each a function that takes *callables* so that it can be tested with tiny models:
+
+- ``fit(x, y, x_val, y_val, *, seed, class_weight=None, augment=None) -> model`` trains a
+  classifier on uint8 images and returns a model whose ``predict`` gives class probabilities.
+  :func:`make_trainer` builds one from a Keras model builder with a fixed budget of gradient
+  steps, so that every variant of a study gets the same classifier and the same budget.
+- ``sampler(labels, seed) -> uint8 images`` draws one generated image per requested label.
+  :func:`as_sampler` turns a saved generator (THE GENERATOR CONTRACT, see ``gu.sampling``)
+  into one.
+- ``train_generator(x, y, seed) -> generator or sampler`` trains a conditional generator on
+  exactly the images and labels it is given (used for the leak-free low-data generators).
+
+Data rules: the validation images come from the training split and the test split is only
+used for the reported numbers. Subset builders refuse any index that belongs to the
+validation split (:class:`~genclass_utils.errors.DataError`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import DataError, InputError
+
+Sampler = Callable[[np.ndarray, int], np.ndarray]
+Fit = Callable[..., object]
+
+
+# --------------------------------------------------------------------------- subsets
+
+@dataclass(frozen=True)
+class LowDataSplit:
+    """A labeled subset of the training split, the unlabeled rest, and their indices.
+
+    ``idx_*`` index the official training split (as ``Splits.idx_train`` does). The labels of
+    the unlabeled pool (``y_unlabeled_hidden``) are kept only to *measure* pseudo-label
+    precision; no experiment trains on them.
+    """
+
+    x_labeled: np.ndarray
+    y_labeled: np.ndarray
+    x_unlabeled: np.ndarray
+    y_unlabeled_hidden: np.ndarray
+    idx_labeled: np.ndarray
+    idx_unlabeled: np.ndarray
+
+
+def check_disjoint(idx: np.ndarray, forbidden: np.ndarray, what: str = "subset",
+                   from_: str = "validation") -> None:
+    """Raise DataError when any index of idx is also in forbidden (a leak)."""
+    leak = np.intersect1d(np.asarray(idx), np.asarray(forbidden))
+    if leak.size:
+        raise DataError(f"{what} contains {leak.size} {from_} image(s) (e.g. index {int(leak[0])}); "
+                        "that would leak them into training")
+
+
+def low_data_split(splits, n_per_class: int, seed: int = 0,
+                   n_unlabeled: int | None = None) -> LowDataSplit:
+    """Return n_per_class labeled images per class from the train split, and the unlabeled rest.
+
+    The labeled subset is drawn with :func:`gu.data.labeled_subset` over the official training
+    indices, excluding the validation indices; the unlabeled pool is the rest of the train
+    split (optionally a stratified sample of n_unlabeled of it).
+    """
+    from . import data
+
+    idx_train = np.asarray(splits.idx_train)
+    idx_val = np.asarray(splits.idx_val)
+    check_disjoint(idx_train, idx_val, "the train split")
+    # Work on the official indices so that `exclude` means what it says.
+    n_total = int(max(idx_train.max(), idx_val.max() if idx_val.size else 0)) + 1
+    y_full = np.full(n_total, -1, dtype=np.int64)
+    y_full[idx_train] = splits.y_train
+    exclude = np.setdiff1d(np.arange(n_total), idx_train)  # validation and anything not in train
+    y_masked = np.where(y_full < 0, 0, y_full)
+    picked = data.labeled_subset(y_masked, n_per_class, seed=seed, exclude=exclude)
+    check_disjoint(picked, idx_val, "the labeled subset")
+    pos = np.searchsorted(idx_train, picked)
+    rest = np.setdiff1d(np.arange(len(idx_train)), pos)
+    if n_unlabeled == 0:
+        rest = rest[:0]
+    elif n_unlabeled is not None and n_unlabeled < len(rest):
+        rest = data.stratified_take(splits.y_train, n_unlabeled, seed, pool=rest)
+    return LowDataSplit(splits.x_train[pos], splits.y_train[pos], splits.x_train[rest],
+                        splits.y_train[rest], idx_train[pos], idx_train[rest])
+
+
+def small_validation(x_val: np.ndarray, y_val: np.ndarray, n_per_class: int,
+                     seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Return n_per_class validation images per class (a realistic budget for a low-data run)."""
+    from . import data
+
+    idx = data.labeled_subset(y_val, n_per_class, seed=seed)
+    return x_val[idx], y_val[idx]
+
+
+def make_imbalanced(x: np.ndarray, y: np.ndarray, rare_class: int, fraction: float,
+                    seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Return (x, y) with rare_class cut to round(fraction * its count) images (at least 1)."""
+    y = np.asarray(y)
+    if not 0 < fraction <= 1:
+        raise InputError(f"fraction must be in (0, 1], got {fraction}")
+    members = np.flatnonzero(y == rare_class)
+    if members.size == 0:
+        raise InputError(f"class {rare_class} has no images to cut")
+    keep_n = max(1, int(round(fraction * members.size)))
+    rng = np.random.default_rng(seed)
+    keep_rare = rng.choice(members, keep_n, replace=False)
+    keep = np.sort(np.concatenate([np.flatnonzero(y != rare_class), keep_rare]))
+    return x[keep], y[keep]
+
+
+def oversample(x: np.ndarray, y: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Return (x, y) where every class is resampled with replacement up to the largest count."""
+    y = np.asarray(y)
+    classes, counts = np.unique(y, return_counts=True)
+    rng = np.random.default_rng(seed)
+    parts = []
+    for c, n in zip(classes, counts):
+        idx = np.flatnonzero(y == c)
+        extra = rng.choice(idx, counts.max() - n, replace=True) if n < counts.max() else idx[:0]
+        parts.append(np.concatenate([idx, extra]))
+    order = rng.permutation(np.concatenate(parts))
+    return x[order], y[order]
+
+
+def class_weights(y: np.ndarray) -> dict[int, float]:
+    """Return Keras class_weight {class: n / (k * n_class)} (scikit-learn's 'balanced')."""
+    from sklearn.utils.class_weight import compute_class_weight
+
+    classes = np.unique(y)
+    w = compute_class_weight("balanced", classes=classes, y=np.asarray(y))
+    return {int(c): float(v) for c, v in zip(classes, w)}
+
+
+# --------------------------------------------------------------------------- mixing
+
+def synthetic_labels(y_real: np.ndarray, ratio: float, n_classes: int,
+                     balance: str = "match") -> np.ndarray:
+    """Return round(ratio * len(y_real)) labels to request from a generator.
+
+    ``balance="match"`` copies the class proportions of y_real (the mix keeps its label
+    balance); ``"uniform"`` asks for every class equally. Counts are exact up to rounding:
+    the largest-remainder method makes them sum to the total.
+    """
+    if ratio < 0 or not math.isfinite(ratio):
+        raise InputError(f"ratio must be a finite number >= 0, got {ratio}")
+    total = int(round(ratio * len(y_real)))
+    if balance == "match":
+        share = np.bincount(np.asarray(y_real, np.int64), minlength=n_classes) / max(len(y_real), 1)
+    elif balance == "uniform":
+        share = np.full(n_classes, 1.0 / n_classes)
+    else:
+        raise InputError(f"balance must be 'match' or 'uniform', got {balance!r}")
+    exact = share * total
+    counts = np.floor(exact).astype(int)
+    counts[np.argsort(-(exact - counts), kind="stable")[: total - counts.sum()]] += 1
+    return np.repeat(np.arange(n_classes), counts).astype(np.int32)
+
+
+def as_sampler(generator_or_sampler, batch_size: int = 500) -> Sampler:
+    """Return a sampler(labels, seed) -> uint8 images from a conditional generator or a callable."""
+    from . import sampling
+
+    if hasattr(generator_or_sampler, "inputs") and hasattr(generator_or_sampler, "predict"):
+        gen = generator_or_sampler
+        if not sampling.is_conditional(gen):
+            raise InputError("classification with generated data needs a conditional generator "
+                             "(inputs z and label)")
+
+        def sample(labels: np.ndarray, seed: int = 0) -> np.ndarray:
+            return sampling.generate(gen, len(labels), labels=labels, seed=seed,
+                                     batch_size=batch_size)
+
+        return sample
+    if callable(generator_or_sampler):
+        return generator_or_sampler
+    raise InputError(f"expected a conditional generator or a sampler, got {type(generator_or_sampler)}")
+
+
+def draw(sampler: Sampler, labels: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Return sampler(labels, seed) checked to be one uint8 image per label."""
+    labels = np.asarray(labels, np.int32)
+    if labels.size == 0:
+        return np.zeros((0,), np.uint8)
+    x = np.asarray(sampler(labels, seed))
+    if x.dtype != np.uint8 or x.ndim != 4 or len(x) != len(labels):
+        raise InputError(f"a sampler must return one uint8 NHWC image per label; got {x.dtype} "
+                         f"{x.shape} for {len(labels)} labels")
+    return x
+
+
+def mix(x_real: np.ndarray, y_real: np.ndarray, x_syn: np.ndarray, y_syn: np.ndarray,
+        seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the shuffled union (x, y, is_synthetic) of real and generated images."""
+    if len(x_syn) == 0:
+        x_syn = np.zeros((0, *x_real.shape[1:]), x_real.dtype)
+    if x_syn.shape[1:] != x_real.shape[1:]:
+        raise InputError(f"generated images {x_syn.shape[1:]} do not match real ones "
+                         f"{x_real.shape[1:]}")
+    x = np.concatenate([x_real, x_syn.astype(x_real.dtype)])
+    y = np.concatenate([np.asarray(y_real, np.int64), np.asarray(y_syn, np.int64)])
+    flag = np.concatenate([np.zeros(len(x_real), bool), np.ones(len(x_syn), bool)])
+    order = np.random.default_rng(seed).permutation(len(x))
+    return x[order], y[order], flag[order]
+
+
+def mix_with_generated(x_real: np.ndarray, y_real: np.ndarray, sampler: Sampler, ratio: float,
+                       n_classes: int, seed: int = 0, balance: str = "match"
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return real images plus ratio generated images per real one, (x, y, is_synthetic)."""
+    labels = synthetic_labels(y_real, ratio, n_classes, balance)
+    x_syn = draw(sampler, labels, seed) if len(labels) else x_real[:0]
+    return mix(x_real, y_real, x_syn, labels, seed)
+
+
+# --------------------------------------------------------------------------- training
+
+def make_trainer(build: Callable[[tuple, int], object], n_classes: int, steps: int,
+                 batch_size: int = 64, eval_every: int | None = None, patience: int | None = 3,
+                 learning_rate: float = 1e-3, verbose: int = 0, name: str = "classifier") -> Fit:
+    """Return fit(x, y, x_val, y_val, *, seed, class_weight, augment) with a fixed step budget.
+
+    Every call trains a fresh ``build(input_shape, n_classes)`` model (softmax output) for
+    ``steps`` gradient steps of ``batch_size`` images, whatever the size of the training set,
+    so that variants of a study share one budget. The validation set is scored every
+    ``eval_every`` steps; with ``patience`` it stops early on validation accuracy and keeps the
+    best weights. Images are uint8, scaled to [0, 1] here.
+    """
+    if steps < 1:
+        raise InputError(f"steps must be at least 1, got {steps}")
+    eval_every = eval_every or max(1, steps // 10)
+
+    def fit(x, y, x_val, y_val, *, seed: int = 0, class_weight: Mapping[int, float] | None = None,
+            augment=None):
+        import keras
+
+        from . import data, training
+
+        x = data.check_images(x, "training images")
+        y = data.check_labels(y, n_classes, "training labels")
+        if len(x) != len(y) or len(x) == 0:
+            raise InputError(f"need as many labels as images (got {len(x)} and {len(y)})")
+        keras.utils.set_random_seed(seed)
+        model = build(tuple(x.shape[1:]), n_classes)
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        ds = data.make_dataset(data.scale(x), y, batch_size=min(batch_size, len(x)),
+                               shuffle=True, seed=seed, augment=augment).repeat()
+        val = (data.scale(x_val), np.asarray(y_val, np.int64))
+        n_epochs = max(1, math.ceil(steps / eval_every))
+        cbs = training.callbacks(None, name, early_stopping="val_accuracy" if patience else None,
+                                 patience=patience or 0)
+        model.fit(ds, steps_per_epoch=eval_every, epochs=n_epochs, validation_data=val,
+                  class_weight=None if class_weight is None else dict(class_weight),
+                  callbacks=cbs, verbose=verbose, shuffle=False)
+        return model
+
+    return fit
+
+
+def budget_steps(epochs: int, n_images: int, batch_size: int, min_steps: int = 0) -> int:
+    """Return the gradient steps of ``epochs`` passes over n_images (at least min_steps)."""
+    return max(int(min_steps), int(epochs) * math.ceil(max(int(n_images), 1) / int(batch_size)))
+
+
+def cvae_trainer(n_classes: int, epochs: int, batch_size: int = 64, min_steps: int = 300, latent_dim: int = 16,
+                 verbose: int = 0) -> Callable:
+    """Return train_generator(x, y, seed) -> cVAE decoder trained on exactly (x, y).
+
+    The cVAE is chapter 4's (``gu.models.vae.build_vae``); it trains for
+    ``budget_steps(epochs, len(x), batch_size, min_steps)`` steps with a KL warm-up over the
+    first tenth, and the decoder is returned as a generator (images in [0, 1]).
+    """
+    def train_generator(x: np.ndarray, y: np.ndarray, seed: int = 0):
+        import keras
+
+        from . import data
+        from .models import vae
+
+        steps = budget_steps(epochs, len(x), batch_size, min_steps)
+        per_epoch = min(steps, 100)
+        keras.utils.set_random_seed(seed)
+        model = vae.build_vae(tuple(x.shape[1:]), latent_dim, n_classes,
+                              warmup_steps=steps // 10, seed=seed)
+        ds = data.make_dataset(data.scale(x), np.asarray(y, np.int32),
+                               batch_size=min(batch_size, len(x)), seed=seed).repeat()
+        model.fit(ds, steps_per_epoch=per_epoch, epochs=math.ceil(steps / per_epoch),
+                  verbose=verbose, shuffle=False)
+        return model.generator()
+
+    return train_generator
+
+
+def classical_augmentation(seed: int = 0, flip: bool = True, shift: float = 0.1,
+                           zoom: float = 0.1, rotation: float = 0.0):
+    """Return a keras Sequential of random flips, translations and zooms (training only)."""
+    import keras
+    from keras import layers
+
+    steps = []
+    if flip:
+        steps.append(layers.RandomFlip("horizontal", seed=seed))
+    if rotation:
+        steps.append(layers.RandomRotation(rotation, fill_mode="constant", seed=seed + 1))
+    if shift:
+        steps.append(layers.RandomTranslation(shift, shift, fill_mode="constant", seed=seed + 2))
+    if zoom:
+        steps.append(layers.RandomZoom(zoom, fill_mode="constant", seed=seed + 3))
+    return keras.Sequential(steps, name="classical_augmentation")
+
+
+def predict_proba(model, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+    """Return the model's class probabilities for uint8 images."""
+    from . import data
+
+    return np.asarray(model.predict(data.scale(x), batch_size=batch_size, verbose=0))
+
+
+def scores(model, x: np.ndarray, y: np.ndarray, rare_class: int | None = None) -> dict[str, float]:
+    """Return accuracy, balanced accuracy and (if asked) the rare class's recall."""
+    from sklearn.metrics import balanced_accuracy_score
+
+    pred = predict_proba(model, x).argmax(axis=1)
+    y = np.asarray(y)
+    out = {"accuracy": float(np.mean(pred == y)),
+           "balanced_accuracy": float(balanced_accuracy_score(y, pred))}
+    if rare_class is not None:
+        out["recall"] = float(np.mean(pred[y == rare_class] == rare_class))
+    return out
+
+
+def mean_std(values: Sequence[float]) -> dict[str, float | int]:
+    """Return {mean, std, n_seeds, values} (std with ddof=1, 0 for one seed)."""
+    v = np.asarray(values, dtype=np.float64)
+    return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
+            "n_seeds": int(len(v)), "values": [float(a) for a in v]}
+
+
+# --------------------------------------------------------------------------- auto-labelling
+
+def select_confident(probs: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """Return (indices, predicted labels) of the rows whose top probability is >= threshold."""
+    probs = np.asarray(probs)
+    if probs.ndim != 2:
+        raise InputError(f"probs must be (N, classes); got {probs.shape}")
+    if not 0 <= threshold <= 1:
+        raise InputError(f"threshold must be in [0, 1], got {threshold}")
+    idx = np.flatnonzero(probs.max(axis=1) >= threshold)
+    return idx, probs[idx].argmax(axis=1).astype(np.int64)
+
+
+def agreeing(probs: np.ndarray, requested: np.ndarray, threshold: float = 0.0) -> np.ndarray:
+    """Return a mask of generated images a classifier assigns to their requested label (>= threshold)."""
+    probs = np.asarray(probs)
+    requested = np.asarray(requested)
+    return (probs.argmax(axis=1) == requested) & (probs[np.arange(len(probs)), requested] >= threshold)
+
+
+def label_precision(pseudo: np.ndarray, truth: np.ndarray) -> float:
+    """Return the fraction of pseudo-labels equal to the (hidden) true labels (nan when empty)."""
+    pseudo, truth = np.asarray(pseudo), np.asarray(truth)
+    return float(np.mean(pseudo == truth)) if len(pseudo) else float("nan")
+
+
+# --------------------------------------------------------------------------- study 1: TSTR
+
+def run_tstr(generators: Mapping[str, object], x_real, y_real, x_val, y_val, x_test, y_test,
+             fit: Fit, n_classes: int, ratios: Sequence[float] = (0.5, 1.0, 2.0),
+             n_synthetic: int | None = None, seed: int = 0, log: Callable[[str], None] | None = print
+             ) -> dict[str, dict[str, float]]:
+    """Return {generator: {mix: test accuracy}} for real only, synthetic only and real + r x synthetic.
+
+    Real only is trained once and reported under every generator. Synthetic only sees no real
+    image: n_synthetic generated images (default len(x_real)) with the real class balance, and a
+    generated validation set the size of x_val for early stopping.
+    """
+    log = log or (lambda s: None)
+    model = fit(x_real, y_real, x_val, y_val, seed=seed)
+    real_only = scores(model, x_test, y_test)["accuracy"]
+    log(f"real only: {real_only:.4f}")
+    out: dict[str, dict[str, float]] = {}
+    for name, gen in generators.items():
+        sampler = as_sampler(gen)
+        res = {"real_only": real_only}
+        n_syn = n_synthetic or len(x_real)
+        y_syn = synthetic_labels(y_real, n_syn / len(y_real), n_classes)
+        x_syn = draw(sampler, y_syn, seed + 101)
+        yv_syn = synthetic_labels(y_val, 1.0, n_classes)
+        xv_syn = draw(sampler, yv_syn, seed + 202)
+        model = fit(x_syn, y_syn, xv_syn, yv_syn, seed=seed)
+        res["synthetic_only"] = scores(model, x_test, y_test)["accuracy"]
+        for r in ratios:
+            x, y, _ = mix_with_generated(x_real, y_real, sampler, r, n_classes, seed=seed + 303)
+            model = fit(x, y, x_val, y_val, seed=seed)
+            res[f"real+{r:g}x"] = scores(model, x_test, y_test)["accuracy"]
+        log(f"{name}: " + ", ".join(f"{k}={v:.4f}" for k, v in res.items()))
+        out[name] = res
+    return out
+
+
+# --------------------------------------------------------------------------- study 2: low data
+
+LOW_DATA_VARIANTS = ("real", "real+classical", "real+generated", "real+generated+classical")
+
+
+def run_low_data(splits, x_test, y_test, fit: Fit | Mapping[int, Fit], train_generator: Callable,
+                 n_classes: int, sizes: Iterable[int] = (10, 50, 100), n_seeds: int = 3,
+                 gen_ratio: float = 1.0, val_per_class: int | None = None,
+                 augment_factory: Callable[[int], object] | None = None, seed: int = 0,
+                 on_generator: Callable[[int, int, Sampler], None] | None = None,
+                 log: Callable[[str], None] | None = print) -> dict[int, dict[str, dict]]:
+    """Return {labels per class: {variant: mean_std}} for the four low-data variants.
+
+    For each size and seed: a labeled subset (validation excluded); a small validation set of
+    val_per_class (default: the same n) per class from the validation split; a conditional
+    generator trained by ``train_generator(x_labeled, y_labeled, seed)`` on the labeled subset
+    only (the other training images are unused); gen_ratio generated images per labeled one,
+    class-balanced, sampled after training. ``fit`` may map each size to its own trainer (a
+    budget that grows with the labeled set); all variants of one size share it.
+    ``on_generator(n, seed, sampler)`` is called with each trained generator (to show samples).
+    """
+    log = log or (lambda s: None)
+    augment_factory = augment_factory or classical_augmentation
+    out: dict[int, dict[str, dict]] = {}
+    for n in sizes:
+        acc: dict[str, list[float]] = {v: [] for v in LOW_DATA_VARIANTS}
+        for k in range(n_seeds):
+            s = seed + k
+            sub = low_data_split(splits, n, seed=s, n_unlabeled=0)
+            xv, yv = small_validation(splits.x_val, splits.y_val, val_per_class or n, seed=s)
+            sampler = as_sampler(train_generator(sub.x_labeled, sub.y_labeled, s))
+            if on_generator is not None:
+                on_generator(int(n), s, sampler)
+            xg, yg, _ = mix_with_generated(sub.x_labeled, sub.y_labeled, sampler, gen_ratio,
+                                           n_classes, seed=s)
+            runs = {"real": (sub.x_labeled, sub.y_labeled, None),
+                    "real+classical": (sub.x_labeled, sub.y_labeled, augment_factory(s)),
+                    "real+generated": (xg, yg, None),
+                    "real+generated+classical": (xg, yg, augment_factory(s))}
+            fit_n = fit[n] if isinstance(fit, Mapping) else fit
+            for v, (x, y, aug) in runs.items():
+                model = fit_n(x, y, xv, yv, seed=s, augment=aug)
+                acc[v].append(scores(model, x_test, y_test)["accuracy"])
+            log(f"n={n} seed={s}: " + ", ".join(f"{v}={acc[v][-1]:.4f}" for v in acc))
+        out[int(n)] = {v: mean_std(a) for v, a in acc.items()}
+    return out
+
+
+# --------------------------------------------------------------------------- study 3: rare class
+
+def run_rare_class(x_train, y_train, x_val, y_val, x_test, y_test, fit: Fit,
+                   train_generator: Callable, n_classes: int, rare_class: int,
+                   fraction: float = 0.02, seed: int = 0,
+                   on_generator: Callable[[Sampler], None] | None = None,
+                   log: Callable[[str], None] | None = print) -> dict[str, dict[str, float]]:
+    """Return {variant: {recall, balanced_accuracy, accuracy}} on the test split.
+
+    The rare class is cut to ``fraction`` of its images in the training set and in the
+    validation set alike. Variants: nothing; class weights; oversampling; generated rare-class
+    images filling the rare class up to the median class count, from a conditional generator
+    trained by ``train_generator`` on the imbalanced training set.
+    """
+    log = log or (lambda s: None)
+    x_imb, y_imb = make_imbalanced(x_train, y_train, rare_class, fraction, seed)
+    xv, yv = make_imbalanced(x_val, y_val, rare_class, fraction, seed)
+    counts = np.bincount(y_imb, minlength=n_classes)
+    log(f"class {rare_class} cut to {counts[rare_class]} images; others median {int(np.median(counts))}")
+    out: dict[str, dict[str, float]] = {}
+    out["nothing"] = scores(fit(x_imb, y_imb, xv, yv, seed=seed), x_test, y_test, rare_class)
+    out["class_weights"] = scores(fit(x_imb, y_imb, xv, yv, seed=seed,
+                                      class_weight=class_weights(y_imb)), x_test, y_test, rare_class)
+    xo, yo = oversample(x_imb, y_imb, seed)
+    out["oversampling"] = scores(fit(xo, yo, xv, yv, seed=seed), x_test, y_test, rare_class)
+    sampler = as_sampler(train_generator(x_imb, y_imb, seed))
+    if on_generator is not None:
+        on_generator(sampler)
+    n_fill = int(np.median(counts)) - int(counts[rare_class])
+    labels = np.full(max(n_fill, 0), rare_class, np.int32)
+    x_gen = draw(sampler, labels, seed + 7) if len(labels) else x_imb[:0]
+    xg, yg, _ = mix(x_imb, y_imb, x_gen, labels, seed)
+    out["generated"] = scores(fit(xg, yg, xv, yv, seed=seed), x_test, y_test, rare_class)
+    for v, r in out.items():
+        log(f"{v}: recall={r['recall']:.4f} balanced_accuracy={r['balanced_accuracy']:.4f}")
+    out["_protocol"] = {"rare_class": int(rare_class), "fraction": float(fraction),
+                        "rare_count": int(counts[rare_class]), "generated": int(len(labels)),
+                        "train_size": int(len(y_imb))}
+    return out
+
+
+# --------------------------------------------------------------------------- study 4: auto-labelling
+
+def run_auto_labelling(split: LowDataSplit, x_val, y_val, x_test, y_test, fit: Fit,
+                       thresholds: Sequence[float] = (0.5, 0.8, 0.9, 0.95, 0.99),
+                       generator=None, gen_ratio: float = 1.0, agreement_threshold: float = 0.9,
+                       n_classes: int = 10, seed: int = 0,
+                       log: Callable[[str], None] | None = print) -> dict:
+    """Return the baseline accuracy and {threshold: {label_precision, kept, accuracy}}.
+
+    A classifier trained on the labeled subset labels the unlabeled pool; the images whose top
+    probability reaches a threshold join the labeled ones, and a fresh classifier is retrained.
+    Label precision is measured against the pool's hidden labels (never used for training).
+    With a generator, generated images are kept only if that first classifier agrees with the
+    label they were requested for (probability >= agreement_threshold).
+    """
+    log = log or (lambda s: None)
+    teacher = fit(split.x_labeled, split.y_labeled, x_val, y_val, seed=seed)
+    base = scores(teacher, x_test, y_test)["accuracy"]
+    probs = predict_proba(teacher, split.x_unlabeled)
+    log(f"labeled only: {base:.4f} (pool of {len(split.x_unlabeled)} unlabeled images)")
+    out: dict = {"baseline_accuracy": base, "labeled": int(len(split.y_labeled)),
+                 "pool": int(len(split.x_unlabeled)), "thresholds": {}}
+    for t in thresholds:
+        idx, pseudo = select_confident(probs, t)
+        prec = label_precision(pseudo, split.y_unlabeled_hidden[idx])
+        x = np.concatenate([split.x_labeled, split.x_unlabeled[idx]])
+        y = np.concatenate([split.y_labeled, pseudo])
+        acc = scores(fit(x, y, x_val, y_val, seed=seed), x_test, y_test)["accuracy"]
+        out["thresholds"][f"{t:g}"] = {"label_precision": prec, "kept": int(len(idx)),
+                                       "accuracy": acc}
+        log(f"threshold {t:g}: kept {len(idx)}, precision {prec:.4f}, accuracy {acc:.4f}")
+    if generator is not None:
+        sampler = as_sampler(generator)
+        labels = synthetic_labels(split.y_labeled, gen_ratio, n_classes)
+        x_gen = draw(sampler, labels, seed + 11)
+        keep = agreeing(predict_proba(teacher, x_gen), labels, agreement_threshold)
+        for name, mask in (("generated_all", np.ones(len(labels), bool)),
+                           ("generated_agreeing", keep)):
+            x, y, _ = mix(split.x_labeled, split.y_labeled, x_gen[mask], labels[mask], seed)
+            acc = scores(fit(x, y, x_val, y_val, seed=seed), x_test, y_test)["accuracy"]
+            out[name] = {"kept": int(mask.sum()), "accuracy": acc}
+            log(f"{name}: kept {int(mask.sum())} of {len(labels)}, accuracy {acc:.4f}")
+    return out
+
+
+__all__ = [
+    "LowDataSplit", "check_disjoint", "low_data_split", "small_validation", "make_imbalanced",
+    "oversample", "class_weights", "synthetic_labels", "as_sampler", "draw", "mix",
+    "mix_with_generated", "make_trainer", "budget_steps", "cvae_trainer",
+    "classical_augmentation", "predict_proba", "scores",
+    "mean_std", "select_confident", "agreeing", "label_precision", "run_tstr", "run_low_data",
+    "LOW_DATA_VARIANTS", "run_rare_class", "run_auto_labelling",
+]

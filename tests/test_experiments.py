@@ -1,0 +1,281 @@
+"""The experiments module: leak-free subsets, mixing ratios, imbalance, auto-labelling, runners."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from genclass_utils import data
+from genclass_utils import experiments as ex
+from genclass_utils.errors import DataError, InputError
+
+K = 4  # classes in the toy problems
+
+
+def toy_images(y: np.ndarray, seed: int = 0, size: int = 8) -> np.ndarray:
+    """Return uint8 noise images with a bright block whose position encodes the class."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 60, (len(y), size, size, 1))
+    for i, c in enumerate(np.asarray(y)):
+        r, col = 2 + 3 * (c // 2), 4 * (c % 2)
+        x[i, r:r + 3, col:col + 4] += 150
+    return x.astype(np.uint8)
+
+
+def toy_splits(n: int = 400, n_val: int = 80, seed: int = 0) -> data.Splits:
+    y = np.arange(n) % K
+    x = toy_images(y, seed)
+    x[:, 0, 0, 0], x[:, 0, 1, 0] = np.arange(n) % 256, np.arange(n) // 256  # traceable tag
+    return data.train_val_split(x, y, n_val=n_val, seed=seed)
+
+
+def tag(x: np.ndarray) -> np.ndarray:
+    """Return the official index written into each toy image."""
+    return x[:, 0, 0, 0].astype(int) + 256 * x[:, 0, 1, 0].astype(int)
+
+
+def tiny_build(shape, n_classes):
+    import keras
+
+    inp = keras.Input(shape)
+    out = keras.layers.Dense(n_classes, activation="softmax")(keras.layers.Flatten()(inp))
+    return keras.Model(inp, out)
+
+
+def toy_sampler(labels, seed=0):
+    return toy_images(np.asarray(labels), seed=seed + 1000)
+
+
+# ---------------------------------------------------------------- subsets never leak
+
+
+def test_low_data_split_excludes_validation_and_is_exact():
+    sp = toy_splits()
+    for seed in range(5):
+        sub = ex.low_data_split(sp, 7, seed=seed)
+        assert np.array_equal(np.bincount(sub.y_labeled, minlength=K), [7] * K)
+        assert np.intersect1d(sub.idx_labeled, sp.idx_val).size == 0
+        assert np.intersect1d(sub.idx_unlabeled, sp.idx_val).size == 0
+        assert np.intersect1d(sub.idx_labeled, sub.idx_unlabeled).size == 0
+        assert len(sub.idx_labeled) + len(sub.idx_unlabeled) == len(sp.idx_train)
+        # the arrays are the images of those official indices, not some others
+        assert np.array_equal(tag(sub.x_labeled), sub.idx_labeled)
+
+
+def test_low_data_split_unlabeled_size_and_none():
+    sp = toy_splits()
+    assert len(ex.low_data_split(sp, 5, n_unlabeled=40).y_unlabeled_hidden) == 40
+    assert len(ex.low_data_split(sp, 5, n_unlabeled=0).x_unlabeled) == 0
+
+
+def test_low_data_split_refuses_a_leaky_split():
+    sp = toy_splits()
+    leaky = data.Splits(sp.x_train, sp.y_train, sp.x_val, sp.y_val,
+                        np.concatenate([sp.idx_train[:-1], sp.idx_val[:1]]), sp.idx_val)
+    with pytest.raises(DataError, match="validation"):
+        ex.low_data_split(leaky, 3)
+
+
+def test_low_data_split_too_few_images():
+    with pytest.raises(InputError, match="fewer than"):
+        ex.low_data_split(toy_splits(), 1000)
+
+
+def test_small_validation_comes_from_validation():
+    sp = toy_splits()
+    xv, yv = ex.small_validation(sp.x_val, sp.y_val, 3)
+    assert np.array_equal(np.bincount(yv, minlength=K), [3] * K)
+    assert set(tag(xv)) <= set(sp.idx_val)
+
+
+# ---------------------------------------------------------------- mixing
+
+
+@pytest.mark.parametrize("ratio", [0.5, 1.0, 2.0, 0.0])
+def test_mix_ratio_and_balance(ratio):
+    y_real = np.repeat(np.arange(K), [10, 20, 30, 40])
+    x_real = toy_images(y_real)
+    x, y, syn = ex.mix_with_generated(x_real, y_real, toy_sampler, ratio, K, seed=1)
+    assert syn.sum() == round(ratio * len(y_real)) and (~syn).sum() == len(y_real)
+    # generated labels follow the real class proportions
+    assert np.array_equal(np.bincount(y[syn], minlength=K), (np.array([10, 20, 30, 40]) * ratio))
+    assert len(x) == len(y) == len(syn)
+
+
+def test_synthetic_labels_uniform_and_rounding():
+    y = np.array([0, 0, 0, 1, 2])
+    lab = ex.synthetic_labels(y, 1.4, 3)
+    assert len(lab) == 7 and lab.dtype == np.int32
+    uni = ex.synthetic_labels(y, 2.0, 5, balance="uniform")
+    assert np.array_equal(np.bincount(uni, minlength=5), [2] * 5)
+    with pytest.raises(InputError):
+        ex.synthetic_labels(y, -1, 3)
+
+
+def test_draw_checks_the_sampler():
+    with pytest.raises(InputError, match="one uint8"):
+        ex.draw(lambda labels, seed: np.zeros((len(labels), 8, 8, 1), np.float32), np.arange(3))
+
+
+def test_as_sampler_wraps_a_conditional_generator():
+    import keras
+
+    z = keras.Input((3,), name="z")
+    lab = keras.Input((), dtype="int32", name="label")
+    e = keras.layers.Flatten()(keras.layers.Embedding(K, 3)(keras.layers.Reshape((1,))(lab)))
+    h = keras.layers.Dense(8 * 8, activation="sigmoid")(keras.layers.Concatenate()([z, e]))
+    gen = keras.Model([z, lab], keras.layers.Reshape((8, 8, 1))(h))
+    imgs = ex.as_sampler(gen)(np.array([0, 1, 2]), 0)
+    assert imgs.shape == (3, 8, 8, 1) and imgs.dtype == np.uint8
+    uncond = keras.Model(z, keras.layers.Reshape((8, 8, 1))(keras.layers.Dense(64)(z)))
+    with pytest.raises(InputError, match="conditional"):
+        ex.as_sampler(uncond)
+
+
+# ---------------------------------------------------------------- imbalance helpers
+
+
+def test_make_imbalanced_cuts_one_class():
+    y = np.repeat(np.arange(K), 100)
+    x = toy_images(y)
+    xi, yi = ex.make_imbalanced(x, y, 2, 0.02)
+    assert np.array_equal(np.bincount(yi, minlength=K), [100, 100, 2, 100]) and len(xi) == len(yi)
+    _, y1 = ex.make_imbalanced(x, y, 1, 0.001)
+    assert np.bincount(y1)[1] == 1  # at least one image is kept
+    with pytest.raises(InputError):
+        ex.make_imbalanced(x, y, 1, 0.0)
+
+
+def test_oversample_and_class_weights():
+    y = np.repeat(np.arange(3), [50, 50, 5])
+    x = toy_images(y)
+    xo, yo = ex.oversample(x, y, seed=0)
+    assert np.array_equal(np.bincount(yo), [50, 50, 50])
+    # oversampled rare images are copies of the real rare ones
+    rare_tags = set(map(bytes, x[y == 2].reshape(5, -1)))
+    assert set(map(bytes, xo[yo == 2].reshape(50, -1))) <= rare_tags
+    w = ex.class_weights(y)
+    assert w[2] == pytest.approx(105 / (3 * 5)) and w[0] == pytest.approx(105 / 150)
+
+
+# ---------------------------------------------------------------- auto-labelling
+
+
+def test_select_confident_and_precision():
+    probs = np.array([[0.95, 0.05], [0.6, 0.4], [0.1, 0.9], [0.5, 0.5]])
+    idx, lab = ex.select_confident(probs, 0.9)
+    assert list(idx) == [0, 2] and list(lab) == [0, 1]
+    idx, _ = ex.select_confident(probs, 0.5)
+    assert len(idx) == 4
+    assert ex.label_precision(np.array([0, 1, 1]), np.array([0, 1, 0])) == pytest.approx(2 / 3)
+    assert np.isnan(ex.label_precision(np.array([]), np.array([])))
+    with pytest.raises(InputError):
+        ex.select_confident(probs, 1.5)
+
+
+def test_agreeing():
+    probs = np.array([[0.9, 0.1], [0.6, 0.4], [0.2, 0.8]])
+    assert list(ex.agreeing(probs, np.array([0, 1, 1]), 0.7)) == [True, False, True]
+    assert list(ex.agreeing(probs, np.array([0, 0, 1]), 0.7)) == [True, False, True]
+
+
+def test_mean_std():
+    r = ex.mean_std([0.5, 0.7])
+    assert r["mean"] == pytest.approx(0.6) and r["std"] == pytest.approx(np.std([0.5, 0.7], ddof=1))
+    assert ex.mean_std([0.3])["std"] == 0.0
+
+
+# ---------------------------------------------------------------- trainer and runners (tiny)
+
+
+@pytest.fixture(scope="module")
+def toy():
+    sp = toy_splits(n=600, n_val=120)
+    yt = np.arange(200) % K
+    return sp, toy_images(yt, seed=9), yt
+
+
+def fit_fn(steps=90):
+    return ex.make_trainer(tiny_build, K, steps=steps, batch_size=32, eval_every=30,
+                           learning_rate=0.01)
+
+
+def test_trainer_learns_and_is_deterministic(toy):
+    sp, xt, yt = toy
+    fit = fit_fn()
+    m1 = fit(sp.x_train, sp.y_train, sp.x_val, sp.y_val, seed=3)
+    m2 = fit(sp.x_train, sp.y_train, sp.x_val, sp.y_val, seed=3)
+    assert ex.scores(m1, xt, yt)["accuracy"] > 0.9
+    np.testing.assert_allclose(ex.predict_proba(m1, xt[:5]), ex.predict_proba(m2, xt[:5]))
+    with pytest.raises(InputError):
+        fit(sp.x_train, sp.y_train + 10, sp.x_val, sp.y_val)
+
+
+def test_run_tstr(toy):
+    sp, xt, yt = toy
+    out = ex.run_tstr({"toy": toy_sampler}, sp.x_train, sp.y_train, sp.x_val, sp.y_val, xt, yt,
+                      fit_fn(), K, ratios=(0.5, 2), log=None)
+    assert set(out["toy"]) == {"real_only", "synthetic_only", "real+0.5x", "real+2x"}
+    assert out["toy"]["synthetic_only"] > 0.8  # the toy generator draws the right classes
+
+
+def test_run_low_data_trains_generator_on_labeled_subset_only(toy):
+    sp, xt, yt = toy
+    seen = []
+
+    def train_generator(x, y, seed):
+        seen.append((x.copy(), y.copy()))
+        return toy_sampler
+
+    out = ex.run_low_data(sp, xt, yt, fit_fn(30), train_generator, K, sizes=(5,), n_seeds=2,
+                          gen_ratio=2.0, log=None)
+    assert set(out[5]) == set(ex.LOW_DATA_VARIANTS) and out[5]["real"]["n_seeds"] == 2
+    assert len(seen) == 2
+    val_tags = set(sp.idx_val)
+    for x, y in seen:  # the generator saw exactly 5 labeled images per class, no validation
+        assert np.array_equal(np.bincount(y, minlength=K), [5] * K)
+        assert not set(tag(x)) & val_tags
+
+
+def test_run_rare_class(toy):
+    sp, xt, yt = toy
+    out = ex.run_rare_class(sp.x_train, sp.y_train, sp.x_val, sp.y_val, xt, yt, fit_fn(),
+                            lambda x, y, s: toy_sampler, K, rare_class=1, fraction=0.05, log=None)
+    assert {"nothing", "class_weights", "oversampling", "generated"} <= set(out)
+    assert out["_protocol"]["rare_count"] == 6 and out["_protocol"]["generated"] == 120 - 6
+    assert all(0 <= out[v]["recall"] <= 1 for v in ("nothing", "generated"))
+
+
+def test_run_auto_labelling(toy):
+    sp, xt, yt = toy
+    split = ex.low_data_split(sp, 5, n_unlabeled=200)
+    out = ex.run_auto_labelling(split, sp.x_val, sp.y_val, xt, yt, fit_fn(), thresholds=(0.0, 0.99),
+                                generator=toy_sampler, n_classes=K, log=None)
+    assert out["thresholds"]["0"]["kept"] == 200
+    assert out["thresholds"]["0.99"]["kept"] <= 200
+    assert 0 <= out["thresholds"]["0"]["label_precision"] <= 1
+    assert out["generated_all"]["kept"] == 20
+
+
+def test_budget_steps():
+    assert ex.budget_steps(40, 500, 64) == 40 * 8
+    assert ex.budget_steps(1, 10, 64, min_steps=200) == 200
+
+
+def test_cvae_trainer_returns_a_conditional_generator():
+    pytest.importorskip("genclass_utils.models.vae")
+    y = np.repeat(np.arange(10), 3)
+    x = np.zeros((30, 28, 28, 1), np.uint8)
+    gen = ex.cvae_trainer(10, epochs=1, batch_size=16, min_steps=2)(x, y, 0)
+    imgs = ex.as_sampler(gen)(np.arange(10), 0)
+    assert imgs.shape == (10, 28, 28, 1) and imgs.dtype == np.uint8
+
+
+def test_plot_helpers():
+    from genclass_utils import plotting
+
+    fig = plotting.grouped_bars({"a": {"x": 0.5, "y": 0.6}, "b": {"x": 0.7}}, title="t")
+    assert len(fig.axes[0].patches) == 4
+    fig = plotting.errorbar_curves([10, 50], {"real": ([0.5, 0.7], [0.01, 0.02])}, "labels",
+                                   logx=True)
+    assert fig.axes[0].get_xscale() == "log"
