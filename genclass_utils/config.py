@@ -96,7 +96,7 @@ CPU = Profile(
                        "vaegan": 128}),
     samples_by_kind=_ro({"fid": 10000, "cas": 20000, "grid": 100, "sensitivity": 10000,
                          "tstr_real": 10000, "rare_per_class": 1000, "unlabeled_pool": 10000,
-                         "vaegan_train": 20000}),
+                         "vaegan_train": 10000}),
     max_train=None,
     n_seeds=3,
     verbose=2,

@@ -20,7 +20,7 @@ def _model(**kwargs) -> V.VAEGAN:
     dec = V.build_decoder(SHAPE, LATENT, width=4)
     dis = V.build_discriminator(SHAPE, width=4)
     model = V.VAEGAN(enc, dec, dis, seed=0, **kwargs)
-    model.compile()
+    model.compile(run_eagerly=True)  # no tracing: the tests stay fast
     return model
 
 
@@ -101,3 +101,14 @@ def test_kl_divergence_is_zero_at_the_prior_and_positive_elsewhere():
     zeros = np.zeros((2, 3), np.float32)
     assert np.allclose(np.asarray(V.kl_divergence(zeros, zeros)), 0.0)
     assert np.all(np.asarray(V.kl_divergence(zeros + 1.0, zeros)) > 0)
+
+
+def test_pixel_vae_baseline_shares_the_networks_and_trains():
+    keras.utils.set_random_seed(0)
+    model = V.build_pixel_vae(SHAPE, LATENT)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), run_eagerly=True)
+    logs = model.train_on_batch(_batch(), return_dict=True)
+    assert np.isfinite(float(logs["loss"]))
+    generator = V.as_generator(model.decoder)
+    images = sampling.generate(generator, 3, as_uint8=False)
+    assert images.shape == (3, *SHAPE) and 0.0 <= images.min() and images.max() <= 1.0
