@@ -93,7 +93,7 @@ CPU = Profile(
                         "gan": 6, "cgan": 8, "vae": 8, "cvae": 10, "vae_short": 2, "vaegan": 8,
                         "cas": 5, "lowdata_generator": 60, "lowdata_classifier": 40}),
     batch_by_kind=_ro({"gan": 128, "cgan": 128, "vae": 128, "cvae": 128, "vae_short": 128,
-                       "vaegan": 128}),
+                       "vaegan": 64}),
     samples_by_kind=_ro({"fid": 10000, "cas": 20000, "grid": 100, "sensitivity": 10000,
                          "tstr_real": 10000, "rare_per_class": 1000, "unlabeled_pool": 10000,
                          "vaegan_train": 10000}),

@@ -110,7 +110,7 @@ class VAEGAN(keras.Model):
     and a frozen (untrained) discriminator; it exists for the tests and the exercises.
     """
 
-    def __init__(self, encoder, decoder, discriminator, gamma: float = 1e-2,
+    def __init__(self, encoder, decoder, discriminator, gamma: float = 0.1,
                  kl_weight: float = 1.0, label_smoothing: float = 0.1, gan_weight: float = 1.0,
                  seed: int = 0, **kwargs):
         super().__init__(**kwargs)
