@@ -1,0 +1,114 @@
+"""The VAE-GAN (notebooks/05_vae_gan.ipynb): each network moves only through its own loss."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from genclass_utils import sampling
+from genclass_utils.errors import InputError
+from genclass_utils.models import vaegan as V
+
+SHAPE = (12, 12, 1)
+LATENT = 4
+
+
+def _model(**kwargs) -> V.VAEGAN:
+    keras.utils.set_random_seed(0)
+    enc = V.build_encoder(SHAPE, LATENT, width=4)
+    dec = V.build_decoder(SHAPE, LATENT, width=4)
+    dis = V.build_discriminator(SHAPE, width=4)
+    model = V.VAEGAN(enc, dec, dis, seed=0, **kwargs)
+    model.compile(run_eagerly=True)  # no tracing: the tests stay fast
+    return model
+
+
+def _batch(n: int = 8) -> np.ndarray:
+    return np.random.default_rng(0).random((n, *SHAPE)).astype(np.float32)
+
+
+def _grads(**kwargs) -> dict[str, list[np.ndarray]]:
+    _, grads = _model(**kwargs).losses_and_gradients(_batch())
+    return {k: [np.asarray(g) for g in v] for k, v in grads.items()}
+
+
+def _same(a: list[np.ndarray], b: list[np.ndarray]) -> bool:
+    return all(np.allclose(x, y, rtol=1e-5, atol=1e-7) for x, y in zip(a, b, strict=True))
+
+
+def test_shapes_and_generator_contract():
+    model = _model()
+    z_mean, z_log_var = model.encoder(_batch(3))
+    assert z_mean.shape == (3, LATENT) and z_log_var.shape == (3, LATENT)
+    feats, logit = model.discriminator(_batch(3))
+    assert feats.shape == (3, 3, 3, 16) and logit.shape == (3, 1)
+    images = sampling.generate(model.decoder, 5, as_uint8=False)
+    assert images.shape == (5, *SHAPE)
+    assert images.min() >= 0.0 and images.max() <= 1.0
+    assert sampling.latent_dim(model.decoder) == LATENT
+    assert not sampling.is_conditional(model.decoder)
+
+
+def test_decoder_rejects_shapes_not_divisible_by_four():
+    with pytest.raises(InputError, match="multiples of 4"):
+        V.build_decoder((10, 10, 1), LATENT)
+
+
+def test_each_weight_changes_only_its_own_networks_gradient():
+    base = _grads()
+    # kl_weight enters only the encoder's loss.
+    g = _grads(kl_weight=3.0)
+    assert not _same(g["encoder"], base["encoder"])
+    assert _same(g["decoder"], base["decoder"]) and _same(g["discriminator"], base["discriminator"])
+    # gamma enters only the decoder's loss.
+    g = _grads(gamma=5.0)
+    assert not _same(g["decoder"], base["decoder"])
+    assert _same(g["encoder"], base["encoder"]) and _same(g["discriminator"], base["discriminator"])
+    # label smoothing enters only the discriminator's loss.
+    g = _grads(label_smoothing=0.3)
+    assert not _same(g["discriminator"], base["discriminator"])
+    assert _same(g["encoder"], base["encoder"]) and _same(g["decoder"], base["decoder"])
+
+
+def test_discriminator_gradient_ignores_the_feature_loss():
+    # Without the GAN loss the discriminator has nothing to learn: L_llike must not reach it.
+    g = _grads(gan_weight=0.0)
+    assert all(np.all(x == 0) for x in g["discriminator"])
+    assert any(np.any(x != 0) for x in g["encoder"])
+
+
+def test_one_train_step_updates_all_three_networks_with_finite_losses():
+    model = _model()
+    before = {n: [w.copy() for w in getattr(model, n).get_weights()]
+              for n in ("encoder", "decoder", "discriminator")}
+    logs = model.train_on_batch(_batch(), return_dict=True)
+    assert set(logs) >= {"kl", "llike", "enc_loss", "dec_loss", "dis_loss"}
+    assert all(np.isfinite(float(v)) for v in logs.values())
+    for name, weights in before.items():
+        after = getattr(model, name).get_weights()
+        assert not _same(weights, after), f"{name} did not change"
+
+
+def test_frozen_discriminator_without_gan_loss():
+    model = _model(gan_weight=0.0)
+    before = [w.copy() for w in model.discriminator.get_weights()]
+    model.train_on_batch(_batch(), return_dict=True)
+    assert _same(before, model.discriminator.get_weights())
+
+
+def test_kl_divergence_is_zero_at_the_prior_and_positive_elsewhere():
+    zeros = np.zeros((2, 3), np.float32)
+    assert np.allclose(np.asarray(V.kl_divergence(zeros, zeros)), 0.0)
+    assert np.all(np.asarray(V.kl_divergence(zeros + 1.0, zeros)) > 0)
+
+
+def test_pixel_vae_baseline_shares_the_networks_and_trains():
+    keras.utils.set_random_seed(0)
+    model = V.build_pixel_vae(SHAPE, LATENT)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), run_eagerly=True)
+    logs = model.train_on_batch(_batch(), return_dict=True)
+    assert np.isfinite(float(logs["loss"]))
+    generator = V.as_generator(model.decoder)
+    images = sampling.generate(generator, 3, as_uint8=False)
+    assert images.shape == (3, *SHAPE) and 0.0 <= images.min() and images.max() <= 1.0
