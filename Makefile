@@ -7,8 +7,8 @@ STAMP   := $(VENV)/.installed
 PROFILE ?= auto
 # Notebooks to execute with `make run` (default: every chapter, in book order).
 NB      ?= $(sort $(wildcard notebooks/[0-9]*.ipynb))
-export MPLBACKEND := Agg
-export TF_CPP_MIN_LOG_LEVEL := 2
+
+export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONHASHSEED := 0
 
 .PHONY: help venv data test unit notebooks nbcheck lint book run clean
@@ -31,10 +31,10 @@ data: venv
 	$(BIN)/python -m genclass_utils data
 
 unit: venv data
-	$(BIN)/python -m pytest -q tests
+	MPLBACKEND=Agg $(BIN)/python -m pytest -q tests
 
 notebooks: venv data
-	GENCLASS_PROFILE=smoke $(BIN)/python -m pytest -q -p no:cacheprovider --nbval-lax \
+	GENCLASS_PROFILE=smoke MPLBACKEND=Agg $(BIN)/python -m pytest -q -p no:cacheprovider --nbval-lax \
 	  --nbval-cell-timeout=900 notebooks/
 
 nbcheck: venv

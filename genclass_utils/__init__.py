@@ -12,6 +12,11 @@ TensorFlow until a chapter needs it.
 from __future__ import annotations
 
 import importlib
+import os
+
+# TensorFlow's C++ runtime logs harmless grappler and threadpool messages at ERROR level on
+# CPU; they would land in every notebook's outputs. Python exceptions are unaffected.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from .errors import ArtifactError, ConfigError, DataError, GenclassError, InputError, TrainingError
 

@@ -24,11 +24,16 @@ def set_style() -> None:
         "font.size": 9,
         "axes.titlesize": 10,
     })
-    try:  # inline figures as PNG, not SVG: small notebooks and a small book
-        from matplotlib_inline.backend_inline import set_matplotlib_formats
+    try:  # inside a notebook: inline PNG figures, even when MPLBACKEND=Agg is exported
+        from IPython import get_ipython
 
-        set_matplotlib_formats("png")
-    except Exception:  # not inside IPython
+        shell = get_ipython()
+        if shell is not None and type(shell).__name__ == "ZMQInteractiveShell":
+            shell.run_line_magic("matplotlib", "inline")
+            from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+            set_matplotlib_formats("png")
+    except ImportError:  # IPython is optional outside notebooks
         pass
 
 
