@@ -22,6 +22,10 @@ def atomic_path(dest: Path | str, suffix: str | None = None) -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.stem}.", suffix=suffix or f"{dest.suffix}.tmp",
                                dir=dest.parent)
     os.close(fd)
+    # mkstemp makes the file private (0600); give it the mode a plain open() would.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
