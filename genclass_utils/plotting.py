@@ -58,8 +58,11 @@ def image_grid(images: np.ndarray, titles: Sequence[str] | None = None, ncols: i
     n = len(x)
     ncols = max(1, min(ncols, n))
     nrows = int(np.ceil(n / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * size + (0.3 if title else 0)),
-                             squeeze=False)
+    row_height = size + (0.2 if titles is not None else 0.0)  # room for each row's titles
+    # constrained layout keeps every row's titles clear of the row above
+    fig, axes = plt.subplots(nrows, ncols, squeeze=False, layout="constrained",
+                             figsize=(ncols * size, nrows * row_height + (0.3 if title else 0)))
+    fig.get_layout_engine().set(w_pad=0.01, h_pad=0.01, wspace=0.02, hspace=0.02)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i < n:
@@ -70,9 +73,6 @@ def image_grid(images: np.ndarray, titles: Sequence[str] | None = None, ncols: i
                 ax.set_title(titles[i], fontsize=axes_titles_size)
     if title:
         fig.suptitle(title)
-        fig.tight_layout(pad=0.2, rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))
-    else:
-        fig.tight_layout(pad=0.2)
     return fig
 
 
