@@ -51,6 +51,17 @@ def _as_display(images: np.ndarray) -> np.ndarray:
     return np.clip(x, 0.0, 1.0)
 
 
+def _draw(ax, img: np.ndarray | None = None) -> None:
+    """Show one display-ready image in ax with no ticks or frame (an empty cell if img is None)."""
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    if img is not None:
+        ax.imshow(img[..., 0] if img.shape[-1] == 1 else img, cmap="gray",
+                  vmin=0, vmax=255 if img.dtype == np.uint8 else 1)
+
+
 def image_grid(images: np.ndarray, titles: Sequence[str] | None = None, ncols: int = 10,
                title: str | None = None, size: float = 0.9, axes_titles_size: int = 7):
     """Plot images (uint8, [0,1] or [-1,1]) in a grid and return the figure."""
@@ -87,15 +98,7 @@ def class_grid(images: np.ndarray, labels: np.ndarray, class_names: Sequence[str
     for c in range(k):
         idx = np.flatnonzero(labels == c)[:per_class]
         for j in range(per_class):
-            ax = axes[c, j]
-            ax.set_xticks([])
-            ax.set_yticks([])
-            for s in ax.spines.values():
-                s.set_visible(False)
-            if j < len(idx):
-                img = x[idx[j]]
-                ax.imshow(img[..., 0] if img.shape[-1] == 1 else img, cmap="gray",
-                          vmin=0, vmax=255 if img.dtype == np.uint8 else 1)
+            _draw(axes[c, j], x[idx[j]] if j < len(idx) else None)
         axes[c, 0].set_ylabel(class_names[c], rotation=0, ha="right", va="center", fontsize=7)
     if title:
         fig.suptitle(title)
@@ -114,15 +117,7 @@ def labeled_rows(rows: Mapping[str, np.ndarray], ncols: int = 10, title: str | N
     for r, name in enumerate(names):
         x = _as_display(rows[name])
         for j in range(ncols):
-            ax = axes[r, j]
-            ax.set_xticks([])
-            ax.set_yticks([])
-            for s in ax.spines.values():
-                s.set_visible(False)
-            if j < len(x):
-                img = x[j]
-                ax.imshow(img[..., 0] if img.shape[-1] == 1 else img, cmap="gray",
-                          vmin=0, vmax=255 if img.dtype == np.uint8 else 1)
+            _draw(axes[r, j], x[j] if j < len(x) else None)
         axes[r, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=7)
     if title:
         fig.suptitle(title)
