@@ -98,3 +98,46 @@ def test_saved_decoder_follows_the_generator_contract(tmp_path):
         np.testing.assert_array_equal(
             sampling.generate(gen, 7, labels=labels, seed=1),
             sampling.generate(model.generator(), 7, labels=labels, seed=1))
+
+
+def test_mixture_prior_recovers_modes_weights_and_groups():
+    rng = np.random.default_rng(0)
+    codes = np.concatenate([rng.normal(4.0, 0.2, (300, 3)), rng.normal(-4.0, 0.2, (100, 3)),
+                            rng.normal(10.0, 0.5, (90, 3))])  # 90 codes: one component
+    groups = np.r_[np.zeros(400, int), np.ones(90, int)]
+    prior = V.fit_mixture_prior(codes, groups, n_groups=3, n_components=2, min_per_component=50)
+    z = rng.standard_normal((4000, 4)).astype(np.float32)
+    g0 = keras.ops.convert_to_numpy(prior(z, np.zeros(4000, np.int32)))
+    share_high = np.mean(g0[:, 0] > 0)
+    assert abs(share_high - 0.75) < 0.03  # the mixture weights 300 : 100
+    np.testing.assert_allclose(g0[g0[:, 0] > 0].mean(0), 4.0, atol=0.1)
+    np.testing.assert_allclose(g0[g0[:, 0] < 0].mean(0), -4.0, atol=0.1)
+    g1 = keras.ops.convert_to_numpy(prior(z, np.ones(4000, np.int32)))
+    np.testing.assert_allclose(g1.mean(0), codes[400:].mean(0), atol=0.03)
+    np.testing.assert_allclose(g1.std(0), codes[400:].std(0), rtol=0.05)
+    # A group without codes keeps the standard normal prior.
+    g2 = keras.ops.convert_to_numpy(prior(z, np.full(4000, 2, np.int32)))
+    np.testing.assert_allclose(g2, z[:, :3], atol=1e-6)
+
+
+def test_mixture_prior_rejects_bad_codes():
+    with pytest.raises(InputError, match="finite"):
+        V.fit_mixture_prior(np.full((10, 2), np.nan))
+    with pytest.raises(InputError, match="groups"):
+        V.fit_mixture_prior(np.zeros((10, 2)), np.zeros(9, int))
+    with pytest.raises(InputError, match="groups must lie"):
+        V.fit_mixture_prior(np.zeros((10, 2)), np.full(10, 3), n_groups=2)
+
+
+def test_generator_with_a_fitted_prior_is_saved_and_seeded(tmp_path, batch):
+    x, y = batch
+    model = V.build_vae(latent_dim=4, n_classes=10)
+    prior = model.fit_prior(x, y, n_components=3)
+    generator = model.generator(prior)
+    assert sampling.latent_dim(generator) == 5 and sampling.n_classes_of(generator) == 10
+    path = artifacts.save_model(generator, tmp_path / "g.keras")
+    loaded = sampling.load_generator(path)
+    labels = np.arange(6) % 10
+    a = sampling.generate(generator, 6, labels=labels, seed=3)
+    np.testing.assert_array_equal(a, sampling.generate(loaded, 6, labels=labels, seed=3))
+    np.testing.assert_array_equal(a, sampling.generate(generator, 6, labels=labels, seed=3))

@@ -103,11 +103,122 @@ def build_decoder(image_shape=(28, 28, 1), latent_dim: int = 16, n_classes: int 
     return keras.Model(inputs if n_classes else z, logits, name=name)
 
 
-def as_generator(decoder_logits: keras.Model, name: str = "decoder") -> keras.Model:
-    """Return the decoder as a generator: same inputs, sigmoid of the logits (images in [0, 1])."""
+# --------------------------------------------------------------------------- a fitted prior
+
+@keras.saving.register_keras_serializable(package="genclass")
+class MixturePrior(layers.Layer):
+    """Turn standard normal noise [+ a label] into a draw from a fitted Gaussian mixture.
+
+    The VAE is trained with the prior N(0, I), but the codes of real images (the aggregate
+    posterior) do not fill that ball evenly: a draw from N(0, I) can land in a "hole" the decoder
+    never learned to decode. Fitting a density to the codes of the training images after
+    training, and sampling from it instead, is the ex-post density estimation of Ghosh et al.
+    (2020). This layer holds one mixture of ``n_components`` full-covariance Gaussians per group
+    (per class for a cVAE, a single group otherwise) and is deterministic, so a generator that
+    contains it still maps fixed noise to fixed images:
+
+    - the input has ``latent_dim + 1`` standard normal numbers;
+    - the last one picks the component: its normal CDF u is uniform on (0, 1), and the
+      component is the first whose cumulative weight exceeds u;
+    - the first ``latent_dim`` are the Gaussian noise eps, and the code is ``mean_k + L_k eps``
+      with L_k the Cholesky factor of component k's covariance.
+    """
+
+    def __init__(self, latent_dim: int, n_components: int = 1, n_groups: int = 1, **kwargs):
+        super().__init__(**kwargs)
+        self.latent_dim = int(latent_dim)
+        self.n_components = int(n_components)
+        self.n_groups = int(n_groups)
+        g, m, d = self.n_groups, self.n_components, self.latent_dim
+        self.means = self.add_weight(shape=(g * m, d), initializer="zeros", trainable=False,
+                                     name="means")
+        self.scale_trils = self.add_weight(
+            shape=(g * m, d, d), trainable=False, name="scale_trils",
+            initializer=lambda shape, dtype=None: ops.tile(ops.eye(d, dtype=dtype)[None],
+                                                           (g * m, 1, 1)))
+        self.cum_weights = self.add_weight(
+            shape=(g, m), trainable=False, name="cum_weights",
+            initializer=lambda shape, dtype=None: ops.tile(
+                ops.cast(ops.arange(1, m + 1), dtype or "float32")[None] / m, (g, 1)))
+
+    def call(self, noise, group=None):
+        noise = ops.cast(noise, "float32")
+        eps, pick = noise[:, :self.latent_dim], noise[:, self.latent_dim]
+        u = 0.5 * (1.0 + ops.erf(pick / np.sqrt(2.0)))
+        if group is None:
+            group = ops.zeros(ops.shape(pick), "int32")
+        group = ops.cast(ops.reshape(group, (-1,)), "int32")
+        cdf = ops.take(self.cum_weights, group, axis=0)  # (n, m)
+        k = ops.sum(ops.cast(cdf < u[:, None], "int32"), axis=1)
+        k = ops.minimum(k, self.n_components - 1)
+        idx = group * self.n_components + k
+        mean = ops.take(self.means, idx, axis=0)
+        tril = ops.take(self.scale_trils, idx, axis=0)
+        return mean + ops.einsum("nij,nj->ni", tril, eps)
+
+    def compute_output_shape(self, noise_shape, group_shape=None):
+        return (noise_shape[0], self.latent_dim)
+
+    def get_config(self):
+        return {**super().get_config(), "latent_dim": self.latent_dim,
+                "n_components": self.n_components, "n_groups": self.n_groups}
+
+
+def fit_mixture_prior(codes: np.ndarray, groups: np.ndarray | None = None, n_groups: int = 1,
+                      n_components: int = 10, min_per_component: int = 50,
+                      seed: int = 0) -> MixturePrior:
+    """Return a MixturePrior fitted to codes (posterior means), one mixture per group.
+
+    Each group gets ``min(n_components, len(group) // min_per_component)`` components (at least
+    one), fitted by scikit-learn's GaussianMixture (full covariances, a small ridge added to the
+    diagonal so that few codes still give a valid covariance). Unused component slots get
+    weight 0. A group with fewer than two codes keeps the standard normal prior.
+    """
+    from sklearn.mixture import GaussianMixture
+
+    codes = np.asarray(codes, np.float64)
+    if codes.ndim != 2 or not np.isfinite(codes).all():
+        raise InputError(f"codes must be a finite (n, latent_dim) array; got shape {codes.shape}")
+    groups = np.zeros(len(codes), np.int64) if groups is None else np.asarray(groups).reshape(-1)
+    if len(groups) != len(codes):
+        raise InputError(f"{len(codes)} codes but {len(groups)} groups")
+    if len(groups) and (groups.min() < 0 or groups.max() >= n_groups):
+        raise InputError(f"groups must lie in 0..{n_groups - 1}; got {groups.min()}..{groups.max()}")
+    d = codes.shape[1]
+    means = np.zeros((n_groups, n_components, d))
+    trils = np.tile(np.eye(d), (n_groups, n_components, 1, 1))
+    cum = np.ones((n_groups, n_components))
+    for g in range(n_groups):
+        c = codes[groups == g]
+        if len(c) < 2:  # nothing to fit: the group keeps the standard normal prior
+            continue
+        m = int(max(1, min(n_components, len(c) // min_per_component)))
+        gm = GaussianMixture(m, covariance_type="full", reg_covar=1e-3, random_state=seed).fit(c)
+        means[g, :m] = gm.means_
+        trils[g, :m] = np.linalg.cholesky(gm.covariances_)
+        cum[g, :m] = np.cumsum(gm.weights_)
+        cum[g, m - 1:] = 1.0
+    prior = MixturePrior(d, n_components, n_groups, name="mixture_prior")
+    prior.build((None, d + 1))
+    prior.set_weights([means.reshape(-1, d).astype(np.float32),
+                       trils.reshape(-1, d, d).astype(np.float32), cum.astype(np.float32)])
+    return prior
+
+
+def as_generator(decoder_logits: keras.Model, name: str = "decoder",
+                 prior: MixturePrior | None = None) -> keras.Model:
+    """Return the decoder as a generator: same inputs, sigmoid of the logits (images in [0, 1]).
+
+    With a fitted prior, the generator's z input has latent_dim + 1 numbers (see MixturePrior)
+    and goes through the prior before the decoder.
+    """
     inputs = [keras.Input(t.shape[1:], dtype=t.dtype, name=t.name.split(":")[0])
               for t in decoder_logits.inputs]
-    out = decoder_logits(inputs if len(inputs) > 1 else inputs[0])
+    codes = inputs[0]
+    if prior is not None:
+        inputs[0] = keras.Input((prior.latent_dim + 1,), name="z")
+        codes = prior(inputs[0], inputs[1] if len(inputs) > 1 else None)
+    out = decoder_logits([codes, *inputs[1:]] if len(inputs) > 1 else codes)
     out = layers.Activation("sigmoid", dtype="float32", name="image")(out)
     return keras.Model(inputs if len(inputs) > 1 else inputs[0], out, name=name)
 
@@ -219,9 +330,20 @@ class VAE(keras.Model):
         z = keras.random.normal((n, self.latent_dim), seed=self.seed_generator) * temperature
         return self.decode(ops.convert_to_numpy(z), labels)
 
-    def generator(self) -> keras.Model:
-        """Return the decoder under the generator contract (z [+ label] -> images in [0, 1])."""
-        return as_generator(self.decoder, name=f"{self.name}_decoder")
+    def generator(self, prior: MixturePrior | None = None) -> keras.Model:
+        """Return the decoder under the generator contract (z [+ label] -> images in [0, 1]).
+
+        With a fitted prior (see fit_prior), z goes through it before the decoder.
+        """
+        return as_generator(self.decoder, name=f"{self.name}_decoder", prior=prior)
+
+    def fit_prior(self, images, labels=None, n_components: int = 10, seed: int = 0) -> MixturePrior:
+        """Return a MixturePrior fitted to the posterior means of images in [0, 1] (per class)."""
+        codes = self.encode(images, labels)
+        if self.conditional:
+            n_groups = _n_classes_of(self.encoder)
+            return fit_mixture_prior(codes, np.asarray(labels), n_groups, n_components, seed=seed)
+        return fit_mixture_prior(codes, None, 1, n_components, seed=seed)
 
     def get_config(self):
         return {**super().get_config(),
@@ -235,6 +357,13 @@ class VAE(keras.Model):
         for k in ("encoder", "decoder"):
             config[k] = keras.saving.deserialize_keras_object(config[k])
         return cls(**config)
+
+
+def _n_classes_of(encoder: keras.Model) -> int:
+    for layer in encoder.layers:
+        if isinstance(layer, layers.CategoryEncoding):
+            return int(layer.num_tokens)
+    raise ArtifactError(f"{encoder.name} has no label encoding: it is not a conditional encoder")
 
 
 def build_vae(image_shape=(28, 28, 1), latent_dim: int = 16, n_classes: int | None = None,
@@ -263,16 +392,24 @@ class TrainedVAE:
     model: VAE | None = None  # present only when trained in this session
 
 
+PRIORS = ("standard", "mixture")
+
+
 def train_vae(cfg, kind: str = "vae", latent_dim: int = 16, beta: float = 1.0,
               warmup_epochs: float = 1.0, epochs: int | None = None, x_train=None,
-              y_train=None, validation: bool = True, verbose: int | None = None) -> TrainedVAE:
+              y_train=None, validation: bool = True, verbose: int | None = None,
+              prior: str = "standard", n_components: int = 10) -> TrainedVAE:
     """Return a (c)VAE trained on cfg's training split (validation split for the curves).
 
     kind is ``"vae"`` or ``"cvae"`` (conditional); epochs and batch size come from the profile
-    unless given. x_train / y_train replace the training images (uint8) when given.
+    unless given. x_train / y_train replace the training images (uint8) when given. prior is
+    the generator's: ``"standard"`` samples z ~ N(0, I); ``"mixture"`` fits a MixturePrior
+    (``n_components`` per class) to the codes of the training images after training.
     """
     if kind not in ("vae", "cvae"):
         raise InputError(f"kind must be 'vae' or 'cvae', got {kind!r}")
+    if prior not in PRIORS:
+        raise InputError(f"prior must be one of {PRIORS}, got {prior!r}")
     conditional = kind == "cvae"
     splits = data.load_splits(cfg)
     x = splits.x_train if x_train is None else x_train
@@ -295,11 +432,15 @@ def train_vae(cfg, kind: str = "vae", latent_dim: int = 16, beta: float = 1.0,
                      callbacks=training.callbacks(cfg, kind))
     spe = (time.perf_counter() - t0) / max(1, len(hist.history.get("loss", [])))
     history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
-    return TrainedVAE(model.encoder, model.generator(), history, round(spe, 2),
+    fitted = None
+    if prior == "mixture":
+        fitted = model.fit_prior(data.scale(x), y if conditional else None, n_components,
+                                 seed=cfg.seed)
+    return TrainedVAE(model.encoder, model.generator(fitted), history, round(spe, 2),
                       len(history.get("loss", [])), model)
 
 
-_MODEL_KEYS = ("latent_dim", "beta", "warmup_epochs", "epochs")
+_MODEL_KEYS = ("latent_dim", "beta", "warmup_epochs", "epochs", "prior", "n_components")
 
 
 def _sidecar(cfg, name: str) -> Path:
@@ -345,7 +486,8 @@ def load_or_train(cfg, kind: str = "vae", retrain: bool = False, **train_kwargs)
     return trained
 
 
-DEFAULTS = {"vae": {"latent_dim": 16, "beta": 1.0}, "cvae": {"latent_dim": 16, "beta": 2.0}}
+DEFAULTS = {"vae": {"latent_dim": 16, "beta": 1.0},
+            "cvae": {"latent_dim": 16, "beta": 0.2, "prior": "mixture", "n_components": 10}}
 
 
 def load_or_train_vae(cfg, **kwargs) -> TrainedVAE:
