@@ -90,7 +90,7 @@ CPU = Profile(
     name="cpu",
     description="the committed reference run on 2 CPU cores",
     epochs_by_kind=_ro({"cnn": 10, "rnn": 4, "evaluator": 10, "quick_classifier": 3,
-                        "gan": 4, "cgan": 4, "vae": 4, "cvae": 6, "vae_short": 2, "vaegan": 8,
+                        "gan": 4, "cgan": 4, "vae": 4, "cvae": 8, "vae_short": 2, "vaegan": 8,
                         "cas": 5, "lowdata_generator": 60, "lowdata_classifier": 40, "robust": 2}),
     batch_by_kind=_ro({"gan": 128, "cgan": 128, "vae": 128, "cvae": 128, "vae_short": 128,
                        "vaegan": 64}),

@@ -273,12 +273,16 @@ def budget_steps(epochs: int, n_images: int, batch_size: int, min_per_epoch: int
 
 
 def cvae_trainer(n_classes: int, epochs: int, batch_size: int = 64, min_per_epoch: int = 5,
-                 latent_dim: int = 16, verbose: int = 0) -> Callable:
+                 latent_dim: int = 16, beta: float | None = None, fitted_prior: bool = True,
+                 verbose: int = 0) -> Callable:
     """Return train_generator(x, y, seed) -> cVAE decoder trained on exactly (x, y).
 
-    The cVAE is chapter 4's (``gu.models.vae.build_vae``); it trains for
+    The cVAE is chapter 4's (``gu.models.vae.build_vae``, its default beta unless given, at the
+    default width to keep small-data runs short); it trains for
     ``budget_steps(epochs, len(x), batch_size, min_per_epoch)`` steps with a KL warm-up over the
-    first tenth, and the decoder is returned as a generator (images in [0, 1]).
+    first tenth, and the decoder is returned as a generator (images in [0, 1]). With
+    fitted_prior, the generator samples from chapter 4's mixture prior fitted to the codes of
+    exactly (x, y), so no other image is seen.
     """
     def train_generator(x: np.ndarray, y: np.ndarray, seed: int = 0):
         import keras
@@ -289,13 +293,18 @@ def cvae_trainer(n_classes: int, epochs: int, batch_size: int = 64, min_per_epoc
         steps = budget_steps(epochs, len(x), batch_size, min_per_epoch)
         per_epoch = min(steps, 100)
         keras.utils.set_random_seed(seed)
-        model = vae.build_vae(tuple(x.shape[1:]), latent_dim, n_classes,
+        kl_weight = vae.DEFAULTS["cvae"]["beta"] if beta is None else beta
+        model = vae.build_vae(tuple(x.shape[1:]), latent_dim, n_classes, beta=kl_weight,
                               warmup_steps=steps // 10, seed=seed)
         ds = data.make_dataset(data.scale(x), np.asarray(y, np.int32),
                                batch_size=min(batch_size, len(x)), seed=seed).repeat()
         model.fit(ds, steps_per_epoch=per_epoch, epochs=math.ceil(steps / per_epoch),
                   verbose=verbose, shuffle=False)
-        return model.generator()
+        if not fitted_prior:
+            return model.generator()
+        prior = model.fit_prior(data.scale(x), np.asarray(y, np.int32),
+                                vae.DEFAULTS["cvae"]["n_components"], seed=seed)
+        return model.generator(prior)
 
     return train_generator
 

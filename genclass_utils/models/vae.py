@@ -398,11 +398,12 @@ PRIORS = ("standard", "mixture")
 def train_vae(cfg, kind: str = "vae", latent_dim: int = 16, beta: float = 1.0,
               warmup_epochs: float = 1.0, epochs: int | None = None, x_train=None,
               y_train=None, validation: bool = True, verbose: int | None = None,
-              prior: str = "standard", n_components: int = 10) -> TrainedVAE:
+              prior: str = "standard", n_components: int = 10, width: int = 16) -> TrainedVAE:
     """Return a (c)VAE trained on cfg's training split (validation split for the curves).
 
     kind is ``"vae"`` or ``"cvae"`` (conditional); epochs and batch size come from the profile
-    unless given. x_train / y_train replace the training images (uint8) when given. prior is
+    unless given. x_train / y_train replace the training images (uint8) when given; width sets
+    the channels of both networks (see build_encoder / build_decoder). prior is
     the generator's: ``"standard"`` samples z ~ N(0, I); ``"mixture"`` fits a MixturePrior
     (``n_components`` per class) to the codes of the training images after training.
     """
@@ -419,7 +420,8 @@ def train_vae(cfg, kind: str = "vae", latent_dim: int = 16, beta: float = 1.0,
     steps_per_epoch = int(np.ceil(len(x) / bs))
     model = build_vae(data.image_shape(cfg.dataset), latent_dim,
                       data.num_classes(cfg.dataset) if conditional else None, beta=beta,
-                      warmup_steps=int(warmup_epochs * steps_per_epoch), seed=cfg.seed)
+                      warmup_steps=int(warmup_epochs * steps_per_epoch), width=width,
+                      seed=cfg.seed)
     train_ds = data.make_dataset(data.scale(x), y if conditional else None, batch_size=bs,
                                  seed=cfg.seed)
     val_ds = None
@@ -440,7 +442,7 @@ def train_vae(cfg, kind: str = "vae", latent_dim: int = 16, beta: float = 1.0,
                       len(history.get("loss", [])), model)
 
 
-_MODEL_KEYS = ("latent_dim", "beta", "warmup_epochs", "epochs", "prior", "n_components")
+_MODEL_KEYS = ("latent_dim", "beta", "warmup_epochs", "epochs", "prior", "n_components", "width")
 
 
 def _sidecar(cfg, name: str) -> Path:
@@ -487,7 +489,8 @@ def load_or_train(cfg, kind: str = "vae", retrain: bool = False, **train_kwargs)
 
 
 DEFAULTS = {"vae": {"latent_dim": 16, "beta": 1.0},
-            "cvae": {"latent_dim": 16, "beta": 0.2, "prior": "mixture", "n_components": 10}}
+            "cvae": {"latent_dim": 16, "beta": 0.2, "prior": "mixture", "n_components": 10,
+                     "width": 32}}
 
 
 def load_or_train_vae(cfg, **kwargs) -> TrainedVAE:
