@@ -23,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
-from .. import artifacts, data, training
+from .. import artifacts, data, sampling, training
 from ..errors import ArtifactError, InputError
 from ..files import atomic_write_json
 
@@ -341,7 +341,7 @@ class VAE(keras.Model):
         """Return a MixturePrior fitted to the posterior means of images in [0, 1] (per class)."""
         codes = self.encode(images, labels)
         if self.conditional:
-            n_groups = _n_classes_of(self.encoder)
+            n_groups = sampling.n_classes_of(self.encoder)
             return fit_mixture_prior(codes, np.asarray(labels), n_groups, n_components, seed=seed)
         return fit_mixture_prior(codes, None, 1, n_components, seed=seed)
 
@@ -357,13 +357,6 @@ class VAE(keras.Model):
         for k in ("encoder", "decoder"):
             config[k] = keras.saving.deserialize_keras_object(config[k])
         return cls(**config)
-
-
-def _n_classes_of(encoder: keras.Model) -> int:
-    for layer in encoder.layers:
-        if isinstance(layer, layers.CategoryEncoding):
-            return int(layer.num_tokens)
-    raise ArtifactError(f"{encoder.name} has no label encoding: it is not a conditional encoder")
 
 
 def build_vae(image_shape=(28, 28, 1), latent_dim: int = 16, n_classes: int | None = None,
