@@ -25,3 +25,7 @@ class ArtifactError(GenclassError):
 
 class TrainingError(GenclassError):
     """Training diverged (a NaN or Inf loss) or could not go on."""
+
+
+class StoreError(GenclassError):
+    """A label store cannot be read or written: locked, read-only, full, foreign or too new."""
