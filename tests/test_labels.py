@@ -352,6 +352,12 @@ def test_newer_schema_is_refused_and_file_untouched(tmp_path, capsys):
     assert sha(path) == before
 
 
+def test_missing_store_is_not_created_by_a_reading_verb(tmp_path, capsys):
+    assert cli("--db", str(tmp_path / "typo.sqlite"), "stats") == 1
+    assert "no label store at" in capsys.readouterr().err
+    assert not (tmp_path / "typo.sqlite").exists()
+
+
 def test_not_a_label_store(tmp_path):
     (tmp_path / "text.sqlite").write_text("just some text that is long enough to be a header" * 3)
     with pytest.raises(StoreError, match="not a SQLite database"):

@@ -13,7 +13,7 @@ EXAMPLES = {
             "genclass label --db labels.sqlite add photos/ --classes cat,dog --size 28 --channels 1\n"
             "genclass label --db labels.sqlite add pool.npz --classes fashion_mnist"),
     "predict": ("predict every image not yet predicted by a saved classifier (resumable)",
-                "genclass label --db labels.sqlite predict --model artifacts/cpu/cnn_fashion_mnist.keras"),
+                "genclass label --db labels.sqlite predict --model artifacts/cpu/evaluator_fashion_mnist.keras"),
     "accept": ("turn predictions at or above a confidence into 'auto' labels",
                "genclass label --db labels.sqlite accept --threshold 0.95"),
     "review": ("write the N least confident images for a person (.csv, or .json for Label Studio)",
@@ -145,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run one verb on the label store; return 0 (errors raise GenclassError)."""
     args = parser().parse_args(argv)
     classes = _classes(getattr(args, "classes", None))
-    with LabelStore(args.db, classes=classes, timeout=args.timeout) as store:
+    with LabelStore(args.db, classes=classes, timeout=args.timeout,
+                    create=args.verb == "add") as store:
         if args.verb == "add":
             src = Path(args.images)
             if src.suffix.lower() == ".npz":

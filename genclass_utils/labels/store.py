@@ -90,11 +90,15 @@ class LabelStore:
 
     ``classes`` (a sequence of names) is required when the store is new and must match the
     stored names otherwise. ``timeout`` is how long a write waits for another writer.
+    ``create=False`` refuses a path where no store exists yet instead of starting one.
     """
 
     def __init__(self, path: Path | str, classes: Sequence[str] | None = None,
-                 timeout: float = 10.0):
+                 timeout: float = 10.0, create: bool = True):
         self.path = Path(path)
+        if not create and not self.path.exists():
+            raise StoreError(f"no label store at {self.path}; start one with "
+                             "'label --db FILE add IMAGES --classes NAMES'")
         self.timeout = float(timeout)
         self.readonly = self.path.exists() and not (os.access(self.path, os.W_OK)
                                                     and os.access(self.path.parent, os.W_OK))
@@ -430,8 +434,7 @@ class LabelStore:
         return [dict(zip(("id", "name", "sha256", "added_at", "predictions"), r)) for r in rows]
 
     def resolve_model(self, model=None) -> int:
-        """Return a model id: None means the latest model with predictions; else an id, a name,
-        a .keras path or a keras.Model."""
+        """Return the id of a model given as None (the latest that predicted), id, name, path or model."""
         if model is None:
             row = self._read("SELECT MAX(model_id) FROM predictions")
             if row[0][0] is None:
