@@ -15,9 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from genclass_utils.errors import ArtifactError, InputError, StoreError
+from genclass_utils.errors import ArtifactError, GenclassError, InputError, StoreError
 from genclass_utils.labels import SCHEMA_VERSION, LabelStore
 from genclass_utils.labels import schema as label_schema
+from genclass_utils.labels.images import content_hash
 
 ROOT = Path(__file__).resolve().parents[1]
 CLASSES = ("cat", "dog", "owl")
@@ -140,6 +141,25 @@ def test_unknown_class_name_or_index(store, tmp_path):
     assert store.conn.execute("SELECT COUNT(*) FROM labels").fetchone()[0] == 0
 
 
+def test_unreadable_correction_files_import_nothing(store, tmp_path):
+    (i,) = store.add_arrays(pool(1))
+    cases = {"bad.json": "{not json", "dict.json": '{"tasks": 3}', "list.json": "[1, 2]",
+             "cols.csv": "name,label\nx,cat\n", "two.json": json.dumps([{"id": 1, "data": {
+                 "image_id": int(i)}, "annotations": [{"result": [{"type": "choices",
+                 "from_name": "label", "value": {"choices": ["cat", "dog"]}}]}]}]),
+             "ghost.json": json.dumps([{"id": 1, "data": {"sha256": "0" * 64}, "annotations": [
+                 {"result": [{"type": "choices", "value": {"choices": ["cat"]}}]}]}]),
+             "labels.txt": "cat"}
+    for name, text in cases.items():
+        (tmp_path / name).write_text(text)
+        with pytest.raises(InputError):
+            store.import_labels(tmp_path / name)
+    with pytest.raises(InputError, match="not found"):
+        store.import_labels(tmp_path / "absent.csv")
+    assert store.conn.execute("SELECT COUNT(*) FROM labels").fetchone()[0] == 0
+    assert issubclass(StoreError, GenclassError)
+
+
 def test_label_history_is_kept_and_never_overwritten(store):
     (i,) = store.add_arrays(pool(1))
     assert store.label([i], ["cat"], who="ann") == 1
@@ -163,7 +183,7 @@ def test_predict_accept_review_in_python(store, model_file):
     assert store.predict(model_file, batch_size=16, progress=False) == 40
     assert store.predict(model_file, batch_size=16, progress=False) == 0  # nothing left to do
     pred = store.predictions()
-    expected = np.asarray(load_model(model_file).predict(x / 255.0, verbose=0))
+    expected = np.asarray(load_model(model_file)(x.astype(np.float32) / 255.0, training=False))
     np.testing.assert_allclose(pred["probs"], expected, atol=1e-5)
     np.testing.assert_array_equal(pred["top_class"], expected.argmax(1))
     # A person labelled one image first: an auto label never replaces it.
@@ -320,8 +340,7 @@ def test_migration_from_version_1(tmp_path):
     for n, img in enumerate(x):
         conn.execute("INSERT INTO images (sha256, source, height, width, channels, pixels, "
                      "added_at) VALUES (?, ?, 8, 8, 1, ?, 'then')",
-                     (__import__("genclass_utils.labels.images", fromlist=["x"]).content_hash(img),
-                      f"old#{n}", img.tobytes()))
+                     (content_hash(img), f"old#{n}", img.tobytes()))
     # Version 1 kept history by id order: image 1 was labelled cat, then owl; image 2 dog.
     conn.executemany("INSERT INTO labels (image_id, class, source, who, created_at) VALUES "
                      "(?, ?, ?, 'ann', 'then')", [(1, 0, "human"), (2, 1, "import"), (1, 2, "human")])
@@ -433,6 +452,7 @@ def test_read_only_database(tmp_path):
 
 
 def test_disk_full_while_writing_rolls_back(store):
+    """SQLite's page limit raises the very error a full disk does (SQLITE_FULL)."""
     store.add_arrays(pool(5), labels=np.arange(5) % 3)
     pages = store.conn.execute("PRAGMA page_count").fetchone()[0]
     store.conn.execute(f"PRAGMA max_page_count = {pages + 1}")  # the disk has one page left

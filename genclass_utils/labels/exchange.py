@@ -166,9 +166,12 @@ def _read_label_studio(store: LabelStore, path: Path, who: str) -> list[tuple[in
             # Label Studio lists annotations oldest first; the last one is the final word.
             annotation = done[-1]
             value, person = _choice(annotation.get("result"), where), _annotator(annotation, who)
-        else:  # JSON-MIN: one flat object per task, the choice under the control's name
+        elif FROM_NAME in task or "sha256" in task:  # JSON-MIN: one flat object per task
             data, value = task, task.get(FROM_NAME)
             person = f"labelstudio:{task['annotator']}" if task.get("annotator") else who
+        else:
+            raise InputError(f"{where} is not a Label Studio task: it has no 'data' and "
+                             f"'annotations' (JSON export) nor '{FROM_NAME}' (JSON-MIN)")
         if value in (None, ""):
             continue
         image_id = store.find_image(data.get("sha256"), data.get("image_id"), where)

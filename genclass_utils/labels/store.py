@@ -67,6 +67,14 @@ def _sql_error(e: sqlite3.Error, path: Path, timeout: float) -> StoreError:
     return StoreError(f"{path}: {text}")
 
 
+def whoami() -> str:
+    """Return the login name of the person running this, or 'unknown' where there is none."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
 def model_fingerprint(model) -> str:
     """Return the sha256 of a keras model's weights (its identity when it has no file)."""
     h = hashlib.sha256(model.name.encode())
@@ -504,7 +512,7 @@ class LabelStore:
         unknown = [i for i in image_ids if i not in known]
         if unknown:
             raise InputError(f"no images with ids {unknown[:5]} in {self.path}")
-        who = who or getpass.getuser()
+        who = who or whoami()
         now = _now()
         with self._write() as c:
             return sum(self._put_label(c, i, k, source, who, now) for i, k in zip(image_ids, ks))
@@ -589,7 +597,7 @@ class LabelStore:
         """
         from .exchange import read_corrections
 
-        pairs = read_corrections(self, Path(path), who or getpass.getuser())
+        pairs = read_corrections(self, Path(path), who or whoami())
         now = _now()
         with self._write() as c:
             return sum(self._put_label(c, i, k, "human", w, now) for i, k, w in pairs)
