@@ -20,7 +20,37 @@ import numpy as np
 
 from .errors import ConfigError
 
+# Where the package's code lives: the repository root in a checkout, site-packages otherwise.
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def checkout_root() -> Path | None:
+    """Return the repository root when the package runs from a checkout of the course, else None."""
+    if (ROOT / "pyproject.toml").is_file() and (ROOT / "notebooks").is_dir():
+        return ROOT
+    return None
+
+
+def user_home() -> Path:
+    """Return the per-user folder for trained models, results and downloads outside a checkout."""
+    try:
+        from platformdirs import user_cache_path
+    except ImportError:  # platformdirs is optional; its Linux answer is this one
+        return Path.home() / ".cache" / "genclass"
+    return user_cache_path("genclass", appauthor=False)
+
+
+def home() -> Path:
+    """Return the one root of every written file: $GENCLASS_HOME, else the checkout, else per-user.
+
+    artifacts/, results/, data/ (downloads) and _build/results/smoke/ live under it; each keeps
+    its own override (GENCLASS_ARTIFACTS, GENCLASS_DATA). It is never inside an installed package.
+    """
+    env = os.environ.get("GENCLASS_HOME", "").strip()
+    if env:
+        return Path(env).expanduser().resolve()
+    repo = checkout_root()
+    return repo if repo is not None else user_home().resolve()
 
 DATASETS = ("fashion_mnist", "mnist", "cifar10")
 
@@ -160,7 +190,8 @@ class RunConfig:
     seed: int
     device: str
     started: float = field(default_factory=time.time)
-    root: Path = ROOT
+    # Where artifacts/ and results/ go (see home()); resolved when the run is set up.
+    root: Path = field(default_factory=home)
 
     # Budgets are read through the profile so that notebooks never branch on its name.
     def epochs(self, kind: str) -> int:

@@ -56,7 +56,7 @@ def save_results(name: str, metrics: Mapping[str, Any], cfg) -> Path:
     }
     path = Path(cfg.results_dir) / f"{name}.json"
     atomic_write_json(path, record)
-    print(f"saved {path.relative_to(cfg.root) if path.is_relative_to(cfg.root) else path}")
+    print(f"saved {path.resolve()}")
     return path
 
 
