@@ -6,12 +6,13 @@ branching on the profile's name.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import platform
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -173,6 +174,29 @@ def resolve_profile(profile: str | None = None) -> Profile:
     return PROFILES[name]
 
 
+def precision_for(profile: Profile) -> str:
+    """Return the Keras dtype policy of a run: mixed_float16 for the gpu profile on a GPU, else float32."""
+    return "mixed_float16" if profile.name == "gpu" and gpu_available() else "float32"
+
+
+@contextlib.contextmanager
+def precision_scope(cfg: RunConfig) -> Iterator[str]:
+    """Build and train models under the run's dtype policy inside this block; restore it after.
+
+    Only for models the conventions allow in mixed precision: outputs (logits, softmax) declared
+    with dtype="float32" and trained through Model.fit, whose compile() wraps the optimizer in a
+    LossScaleOptimizer. Custom train steps stay float32 until they scale their losses.
+    """
+    import keras
+
+    before = keras.mixed_precision.global_policy().name
+    keras.mixed_precision.set_global_policy(cfg.precision)
+    try:
+        yield cfg.precision
+    finally:
+        keras.mixed_precision.set_global_policy(before)
+
+
 def check_dataset(dataset: str) -> str:
     """Return the dataset's canonical name, or raise ConfigError listing the choices."""
     name = str(dataset).strip().lower().replace("-", "_")
@@ -192,6 +216,8 @@ class RunConfig:
     started: float = field(default_factory=time.time)
     # Where artifacts/ and results/ go (see home()); resolved when the run is set up.
     root: Path = field(default_factory=home)
+    # Keras dtype policy for the models that may use it (see precision_scope).
+    precision: str = "float32"
 
     # Budgets are read through the profile so that notebooks never branch on its name.
     def epochs(self, kind: str) -> int:
@@ -272,8 +298,10 @@ def setup(profile: str | None = None, dataset: str = "fashion_mnist", seed: int 
     prof = resolve_profile(profile)
     seed_everything(int(seed))
     plotting.set_style()
-    cfg = RunConfig(profile=prof, dataset=dataset, seed=int(seed), device=describe_device())
+    cfg = RunConfig(profile=prof, dataset=dataset, seed=int(seed), device=describe_device(),
+                    precision=precision_for(prof))
     if not quiet:
+        mixed = "" if cfg.precision == "float32" else f" | {cfg.precision}"
         print(f"genclass | profile={prof.name} dataset={dataset} seed={seed} | "
-              f"{cfg.device} | TF {tf.__version__} Keras {keras.__version__}")
+              f"{cfg.device}{mixed} | TF {tf.__version__} Keras {keras.__version__}")
     return cfg

@@ -50,6 +50,8 @@ def save_results(name: str, metrics: Mapping[str, Any], cfg) -> Path:
         "seed": cfg.seed,
         "metrics": dict(metrics),
         "wall_seconds": round(time.time() - cfg.started, 1),
+        "device": getattr(cfg, "device", None),
+        "precision": getattr(cfg, "precision", "float32"),
         "hardware": hardware(),
         "versions": package_versions(),
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
