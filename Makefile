@@ -11,11 +11,12 @@ NB      ?= $(sort $(wildcard notebooks/[0-9]*.ipynb))
 export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONHASHSEED := 0
 
-.PHONY: help venv data test unit notebooks nbcheck lint book run clean
+.PHONY: help venv data test unit notebooks nbcheck lint book book-test run clean
 
 help:
 	@echo "make test              set up, unit tests, smoke run of every notebook (nbval), nbcheck"
 	@echo "make book              set up, build the book into _build/html"
+	@echo "make book-test         open the built book in headless Chromium, offline, check the formulas"
 	@echo "make run PROFILE=cpu   re-execute notebooks in place (NB=notebooks/02_cnn_basics.ipynb for one)"
 
 $(STAMP): requirements.txt pyproject.toml
@@ -50,6 +51,11 @@ book: venv
 	rm -rf _build/html _build/.doctrees
 	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 	@echo "The book is in _build/html/index.html"
+
+# After `make book`: the formulas of a chapter are typeset from file:// with networking off
+# (needs Debian's chromium; skipped with a reason without it).
+book-test: venv
+	$(BIN)/python -m pytest -q -p no:cacheprovider -rs tests/test_browser.py
 
 run: venv data
 	$(BIN)/python -m genclass_utils run --profile $(PROFILE) $(NB)

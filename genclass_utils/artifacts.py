@@ -7,7 +7,7 @@ interrupted write never leaves a file the loader would pick up. Models are loade
 
 from __future__ import annotations
 
-import os
+import json
 import warnings
 import zipfile
 from collections.abc import Callable
@@ -19,6 +19,56 @@ from .files import atomic_path
 
 class ArtifactWriteWarning(UserWarning):
     """A trained model could not be saved; it is still returned to the caller."""
+
+
+# The chapter that trains and explains each saved model; every later chapter loads it from
+# artifacts/<profile>/, or trains it itself (and says so) when that chapter has not run here.
+MODEL_CHAPTERS = {
+    "evaluator": "02_cnn_basics",
+    "dcgan": "03_gan", "cgan": "03_gan",
+    "vae": "04_vae", "cvae": "04_vae",
+    "vaegan": "05_vae_gan", "pixelvae": "05_vae_gan",
+}
+
+
+def _profile_name(cfg) -> str:
+    return getattr(getattr(cfg, "profile", None), "name", "this")
+
+
+def chapter_seconds(cfg, chapter: str) -> float | None:
+    """Return the wall time of the chapter's last recorded run in this profile, or None."""
+    folders = [Path(d) for d in (getattr(cfg, "results_dir", None),) if d is not None]
+    if hasattr(cfg, "root"):
+        folders.append(Path(cfg.root) / "results" / _profile_name(cfg))
+    for folder in folders:
+        try:
+            return float(json.loads((folder / f"{chapter}.json").read_text())["wall_seconds"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return None
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+
+
+def training_notice(name: str, cfg) -> str:
+    """Return the line printed before a model is trained: which chapter owns it and how long."""
+    chapter, profile = MODEL_CHAPTERS.get(name), _profile_name(cfg)
+    if chapter is None:
+        return f"training {name} now ({profile} profile)"
+    number = int(chapter[:2])
+    seconds = chapter_seconds(cfg, chapter)
+    took = (f"in the {profile} profile that whole chapter took about {_duration(seconds)}"
+            if seconds is not None else
+            f"no run of that chapter in the {profile} profile is recorded here, so no time estimate")
+    return (f"training {name} now: it is chapter {number}'s model (notebooks/{chapter}.ipynb), "
+            f"not found in {Path(cfg.artifacts_dir).resolve()}; {took}. Later runs load it.")
+
+
+def announce_training(name: str, cfg) -> None:
+    """Print, before training, which chapter's model is being trained and roughly how long."""
+    print(training_notice(name, cfg), flush=True)
 
 
 def path_for(cfg, model: str, dataset: str | None = None) -> Path:
@@ -73,20 +123,14 @@ def load_or_train(name: str, cfg, train: Callable[[], object], dataset: str | No
             model = load_model(path)
         except ArtifactError as e:
             raise ArtifactError(f"{e}. Delete {path} to train {name} again.") from e
-        print(f"loaded {name} from {_short(path, cfg)}")
+        print(f"loaded {name} from {path.resolve()}")
         return model
+    announce_training(name, cfg)
     model = train()
     try:
         save_model(model, path)
-        print(f"saved {name} to {_short(path, cfg)}")
+        print(f"saved {name} to {path.resolve()}")
     except ArtifactError as e:
         warnings.warn(f"{e}; the trained {name} is returned but was not saved",
                       ArtifactWriteWarning, stacklevel=2)
     return model
-
-
-def _short(path: Path, cfg) -> str:
-    try:
-        return os.path.relpath(path, cfg.root)
-    except ValueError:
-        return str(path)

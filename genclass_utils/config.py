@@ -6,12 +6,13 @@ branching on the profile's name.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import platform
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -20,7 +21,37 @@ import numpy as np
 
 from .errors import ConfigError
 
+# Where the package's code lives: the repository root in a checkout, site-packages otherwise.
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def checkout_root() -> Path | None:
+    """Return the repository root when the package runs from a checkout of the course, else None."""
+    if (ROOT / "pyproject.toml").is_file() and (ROOT / "notebooks").is_dir():
+        return ROOT
+    return None
+
+
+def user_home() -> Path:
+    """Return the per-user folder for trained models, results and downloads outside a checkout."""
+    try:
+        from platformdirs import user_cache_path
+    except ImportError:  # platformdirs is optional; its Linux answer is this one
+        return Path.home() / ".cache" / "genclass"
+    return user_cache_path("genclass", appauthor=False)
+
+
+def home() -> Path:
+    """Return the one root of every written file: $GENCLASS_HOME, else the checkout, else per-user.
+
+    artifacts/, results/, data/ (downloads) and _build/results/smoke/ live under it; each keeps
+    its own override (GENCLASS_ARTIFACTS, GENCLASS_DATA). It is never inside an installed package.
+    """
+    env = os.environ.get("GENCLASS_HOME", "").strip()
+    if env:
+        return Path(env).expanduser().resolve()
+    repo = checkout_root()
+    return repo if repo is not None else user_home().resolve()
 
 DATASETS = ("fashion_mnist", "mnist", "cifar10")
 
@@ -143,6 +174,29 @@ def resolve_profile(profile: str | None = None) -> Profile:
     return PROFILES[name]
 
 
+def precision_for(profile: Profile) -> str:
+    """Return the Keras dtype policy of a run: mixed_float16 for the gpu profile on a GPU, else float32."""
+    return "mixed_float16" if profile.name == "gpu" and gpu_available() else "float32"
+
+
+@contextlib.contextmanager
+def precision_scope(cfg: RunConfig) -> Iterator[str]:
+    """Build and train models under the run's dtype policy inside this block; restore it after.
+
+    Only for models the conventions allow in mixed precision: outputs (logits, softmax) declared
+    with dtype="float32" and trained through Model.fit, whose compile() wraps the optimizer in a
+    LossScaleOptimizer. Custom train steps stay float32 until they scale their losses.
+    """
+    import keras
+
+    before = keras.mixed_precision.global_policy().name
+    keras.mixed_precision.set_global_policy(cfg.precision)
+    try:
+        yield cfg.precision
+    finally:
+        keras.mixed_precision.set_global_policy(before)
+
+
 def check_dataset(dataset: str) -> str:
     """Return the dataset's canonical name, or raise ConfigError listing the choices."""
     name = str(dataset).strip().lower().replace("-", "_")
@@ -160,7 +214,10 @@ class RunConfig:
     seed: int
     device: str
     started: float = field(default_factory=time.time)
-    root: Path = ROOT
+    # Where artifacts/ and results/ go (see home()); resolved when the run is set up.
+    root: Path = field(default_factory=home)
+    # Keras dtype policy for the models that may use it (see precision_scope).
+    precision: str = "float32"
 
     # Budgets are read through the profile so that notebooks never branch on its name.
     def epochs(self, kind: str) -> int:
@@ -241,8 +298,10 @@ def setup(profile: str | None = None, dataset: str = "fashion_mnist", seed: int 
     prof = resolve_profile(profile)
     seed_everything(int(seed))
     plotting.set_style()
-    cfg = RunConfig(profile=prof, dataset=dataset, seed=int(seed), device=describe_device())
+    cfg = RunConfig(profile=prof, dataset=dataset, seed=int(seed), device=describe_device(),
+                    precision=precision_for(prof))
     if not quiet:
+        mixed = "" if cfg.precision == "float32" else f" | {cfg.precision}"
         print(f"genclass | profile={prof.name} dataset={dataset} seed={seed} | "
-              f"{cfg.device} | TF {tf.__version__} Keras {keras.__version__}")
+              f"{cfg.device}{mixed} | TF {tf.__version__} Keras {keras.__version__}")
     return cfg

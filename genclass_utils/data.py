@@ -1,9 +1,12 @@
 """Datasets: finding, verifying and parsing the files, splits, subsets, scaling, tf.data.
 
 Fashion-MNIST is the default. Files are looked for, in order, in ``$GENCLASS_DATA``, the
-repository's ``data/``, ``/usr/share/datasets/<name>`` (Debian's ``dataset-fashion-mnist``),
-the Keras cache ``~/.keras/datasets``, and finally downloaded from the official mirror into
-``data/`` (written to a temp file and renamed only once its sha256 matches the manifest).
+course's ``data/`` (under :func:`genclass_utils.config.home`: the checkout, ``$GENCLASS_HOME`` or
+the per-user folder), ``/usr/share/datasets/<name>`` (Debian's ``dataset-fashion-mnist``), the
+Keras cache ``~/.keras/datasets``, and finally downloaded from the official mirror into
+``$GENCLASS_DATA`` or that ``data/`` (written to a temp file and renamed only once its sha256
+matches the manifest). The manifest is package data (``genclass_utils/manifest.json``), so an
+installed package finds it without the repository.
 
 The test split is only returned by :func:`load_test`, which the chapters call once, for the
 number they report. Nothing here trains, tunes or stops early on it.
@@ -26,10 +29,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import ROOT, check_dataset
+from . import config
+from .config import check_dataset
 from .errors import DataError, InputError
 
-MANIFEST_PATH = ROOT / "data" / "manifest.json"
+# Package data: shipped inside the wheel, so a plain `pip install` finds it.
+MANIFEST_PATH = Path(__file__).resolve().parent / "manifest.json"
 
 CLASS_NAMES = {
     "fashion_mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -177,6 +182,17 @@ def read_cifar_tar(path: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
 
 # --------------------------------------------------------------------------- finding
 
+def data_home() -> Path:
+    """Return the course's data/ folder under config.home() (checkout, GENCLASS_HOME or per-user)."""
+    return config.home() / "data"
+
+
+def download_dir(dataset: str) -> Path:
+    """Return where a download of the dataset lands: $GENCLASS_DATA/<dataset>, else data/<dataset>."""
+    env = os.environ.get("GENCLASS_DATA")
+    return (Path(env).expanduser() if env else data_home()) / check_dataset(dataset)
+
+
 def search_dirs(dataset: str) -> list[tuple[str, Path]]:
     """Return the (source, folder) pairs searched for a dataset's files, in order."""
     dataset = check_dataset(dataset)
@@ -185,7 +201,7 @@ def search_dirs(dataset: str) -> list[tuple[str, Path]]:
     env = os.environ.get("GENCLASS_DATA")
     if env:
         dirs += [("GENCLASS_DATA", Path(env) / dataset), ("GENCLASS_DATA", Path(env))]
-    dirs.append(("data/", ROOT / "data" / dataset))
+    dirs.append(("data/", data_home() / dataset))
     dirs.append(("system", Path("/usr/share/datasets") / sysname))
     keras_home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
     dirs.append(("keras cache", keras_home / "datasets" / sysname))
@@ -202,10 +218,10 @@ def _how_to_provide(dataset: str) -> str:
     debian = ("`sudo apt-get install dataset-fashion-mnist` (Debian/Ubuntu), or "
               if dataset == "fashion_mnist" else "")
     return (f"Provide the files ({names}) in one of three ways: "
-            f"(1) {debian}copy them into {ROOT / 'data' / dataset}/; "
+            f"(1) {debian}copy them into {data_home() / dataset}/; "
             f"(2) set GENCLASS_DATA to a folder that holds them; "
             f"(3) go online once so that they are downloaded from {manifest(dataset)['mirror']} "
-            "and checked against data/manifest.json.")
+            f"and checked against {MANIFEST_PATH}.")
 
 
 def _verify(path: Path, name: str, entry: dict) -> None:
@@ -215,7 +231,7 @@ def _verify(path: Path, name: str, entry: dict) -> None:
     if "payload_sha256" in entry and name.endswith(".gz"):
         if hashlib.sha256(gunzip(path)).hexdigest() == entry["payload_sha256"]:
             return
-    raise DataError(f"{path}: checksum mismatch against data/manifest.json; the file is "
+    raise DataError(f"{path}: checksum mismatch against {MANIFEST_PATH}; the file is "
                     "corrupt or not the official one. Delete it and provide it again.")
 
 
@@ -265,7 +281,7 @@ def find_files(dataset: str, allow_download: bool | None = None) -> dict[str, Pa
     if allow_download is None:
         allow_download = os.environ.get("GENCLASS_OFFLINE", "") in ("", "0")
     if allow_download:
-        target = ROOT / "data" / dataset
+        target = download_dir(dataset)
         try:
             for n in names:
                 if not (target / n).is_file():

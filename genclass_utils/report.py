@@ -50,13 +50,15 @@ def save_results(name: str, metrics: Mapping[str, Any], cfg) -> Path:
         "seed": cfg.seed,
         "metrics": dict(metrics),
         "wall_seconds": round(time.time() - cfg.started, 1),
+        "device": getattr(cfg, "device", None),
+        "precision": getattr(cfg, "precision", "float32"),
         "hardware": hardware(),
         "versions": package_versions(),
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
     path = Path(cfg.results_dir) / f"{name}.json"
     atomic_write_json(path, record)
-    print(f"saved {path.relative_to(cfg.root) if path.is_relative_to(cfg.root) else path}")
+    print(f"saved {path.resolve()}")
     return path
 
 

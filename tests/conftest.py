@@ -79,7 +79,7 @@ def isolated_search(tmp_path, monkeypatch):
 
     monkeypatch.delenv("GENCLASS_DATA", raising=False)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
-    monkeypatch.setattr(data, "ROOT", tmp_path / "repo")
+    monkeypatch.setenv("GENCLASS_HOME", str(tmp_path / "repo"))
     real_search = data.search_dirs
 
     def search(dataset):

@@ -462,9 +462,10 @@ def load_or_train(cfg, kind: str = "vae", retrain: bool = False, **train_kwargs)
             return load_or_train(cfg, kind, retrain=True, **train_kwargs)
         decoder = artifacts.load_model(dec_path)
         encoder = artifacts.load_model(enc_path)
-        print(f"loaded {kind} from {dec_path.parent.name}/{dec_path.name}")
+        print(f"loaded {kind} from {dec_path.resolve()}")
         return TrainedVAE(encoder, decoder, info.get("history", {}),
                           info.get("seconds_per_epoch"), int(info.get("epochs", 0)))
+    artifacts.announce_training(kind, cfg)
     trained = train_vae(cfg, kind, **train_kwargs)
     try:
         artifacts.save_model(trained.decoder, dec_path)
@@ -472,7 +473,7 @@ def load_or_train(cfg, kind: str = "vae", retrain: bool = False, **train_kwargs)
         atomic_write_json(side, {"config": wanted, "history": trained.history, "epochs": trained.epochs,
                                  "seconds_per_epoch": trained.seconds_per_epoch,
                                  "likelihood": LIKELIHOOD})
-        print(f"saved {kind} to {dec_path.parent.name}/{dec_path.name}")
+        print(f"saved {kind} to {dec_path.resolve()}")
     except (ArtifactError, OSError) as e:
         import warnings
 

@@ -293,8 +293,9 @@ def load_or_train_parts(cfg, variant: str = "vaegan", n_train: int | None = None
     dec_path, enc_path, info_path = _paths(cfg, variant)
     if not retrain and dec_path.exists() and enc_path.exists() and info_path.exists():
         decoder, encoder = artifacts.load_model(dec_path), artifacts.load_model(enc_path)
-        print(f"loaded {variant} (decoder and encoder) from {dec_path.parent}")
+        print(f"loaded {variant} (decoder and encoder) from {dec_path.parent.resolve()}")
         return encoder, decoder, json.loads(info_path.read_text())
+    artifacts.announce_training(variant, cfg)
     x = training_images(cfg, n_train)
     if variant == "vaegan":
         model = build_vaegan(x.shape[1:], seed=cfg.seed, **kwargs)
@@ -306,7 +307,7 @@ def load_or_train_parts(cfg, variant: str = "vaegan", n_train: int | None = None
         artifacts.save_model(decoder, dec_path)
         artifacts.save_model(model.encoder, enc_path)
         atomic_write_json(info_path, info)
-        print(f"saved {variant} (decoder and encoder) to {dec_path.parent}")
+        print(f"saved {variant} (decoder and encoder) to {dec_path.parent.resolve()}")
     except (ArtifactError, OSError) as e:
         print(f"{variant} was trained but not saved: {e}")
     return model.encoder, decoder, info
