@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import OutputError
+from .errors import InputError, OutputError
 
 # Errors of the disk rather than of the caller's data: a write that meets them is an OutputError.
 _DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG}
@@ -138,5 +138,10 @@ def to_jsonable(obj: Any) -> Any:
 
 
 def atomic_write_json(dest: Path | str, data: Any) -> Path:
-    """Write data as indented JSON atomically and return dest."""
-    return atomic_write_text(dest, json.dumps(to_jsonable(data), indent=2, sort_keys=False) + "\n")
+    """Write data as indented JSON atomically and return dest (InputError if it is not JSON data)."""
+    try:
+        text = json.dumps(to_jsonable(data), indent=2, sort_keys=False) + "\n"
+    except (TypeError, ValueError) as e:  # checked before anything is written
+        raise InputError(f"cannot write {dest} as JSON: {e} (use numbers, strings, lists and "
+                         "dicts)") from None
+    return atomic_write_text(dest, text)
