@@ -531,6 +531,7 @@ def make_dataset(x: np.ndarray, y: np.ndarray | None = None, batch_size: int = 1
     """Return a tf.data pipeline over (x, y) or x: cache, shuffle, batch, augment, prefetch."""
     import tensorflow as tf
 
+    batch_size = check_count(batch_size, "batch_size")
     if y is not None and len(x) != len(y):
         raise InputError(f"make_dataset got {len(x)} images but {len(y)} labels")
     if len(x) == 0:
@@ -556,7 +557,8 @@ def make_dataset(x: np.ndarray, y: np.ndarray | None = None, batch_size: int = 1
 
 def class_counts(y: np.ndarray, n_classes: int) -> np.ndarray:
     """Return the number of labels of each class."""
-    return np.bincount(np.asarray(y, dtype=np.int64), minlength=n_classes)
+    n_classes = check_count(n_classes, "n_classes")
+    return np.bincount(check_labels(y, n_classes), minlength=n_classes)
 
 
 __all__: Sequence[str] = (

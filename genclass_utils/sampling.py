@@ -53,6 +53,7 @@ def _label_count(generator) -> int | None:
 
 def cycle_labels(n: int, n_classes: int) -> np.ndarray:
     """Return n labels cycling through 0..n_classes-1 (balanced up to one image per class)."""
+    n, n_classes = check_count(n, "n", minimum=0), check_count(n_classes, "n_classes")
     return (np.arange(n) % n_classes).astype(np.int32)
 
 
