@@ -33,10 +33,48 @@ def main(argv: list[str] | None = None) -> int:
     except ModuleNotFoundError:
         print(f"error: command {argv[0]!r} is not available in this version", file=sys.stderr)
         return 2
+    return run_command(module.main, argv[1:])
+
+
+def _one_line(e: BaseException) -> str:
+    text = " ".join(str(e).split())
+    return text if len(text) <= 500 else text[:497] + "..."
+
+
+def run_command(func, args: list[str]) -> int:
+    """Run a command's main(args); turn every error into one sentence on stderr and an exit code.
+
+    The package's errors exit 1 (2 for a bad argument), an interruption 130; any other error
+    is a bug or a system failure: one sentence too, and the traceback only with GENCLASS_DEBUG=1.
+    """
+    import os
+
+    from .errors import UsageError
+
     try:
-        return int(module.main(argv[1:]) or 0)
+        return int(func(args) or 0)
+    except UsageError as e:
+        print(f"error: {_one_line(e)}", file=sys.stderr)
+        return 2
     except GenclassError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {_one_line(e)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted; nothing was written", file=sys.stderr)
+        return 130
+    except SystemExit as e:  # argparse of a command that does not use errors.argument_parser
+        return e.code if isinstance(e.code, int) else 2
+    except OSError as e:
+        where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+        print(f"error: {where}{e.strerror or _one_line(e)}", file=sys.stderr)
+        if os.environ.get("GENCLASS_DEBUG"):
+            raise
+        return 1
+    except Exception as e:  # noqa: BLE001 - the command line never shows a raw traceback
+        if os.environ.get("GENCLASS_DEBUG"):
+            raise
+        print(f"error: unexpected {type(e).__name__}: {_one_line(e)} (a bug: please report it; "
+              "GENCLASS_DEBUG=1 shows the traceback)", file=sys.stderr)
         return 1
 
 

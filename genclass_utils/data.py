@@ -267,11 +267,42 @@ def download(url: str, dest: Path, sha256: str, timeout: float = 60.0) -> Path:
             os.unlink(tmp)
 
 
+def check_genclass_data(dataset: str) -> None:
+    """Raise DataError when GENCLASS_DATA is set but unusable for dataset (never skip it silently).
+
+    Unusable: not an existing folder (missing, a file, a symlink loop), or a folder that holds
+    some but not all of the dataset's files. A folder with none of them is left for the other
+    places (it may hold another dataset).
+    """
+    env = os.environ.get("GENCLASS_DATA")
+    if not env:
+        return
+    root = Path(env)
+    try:
+        root.resolve(strict=True)
+        is_dir = root.is_dir()
+    except (OSError, RuntimeError) as e:  # missing, or a symlink loop
+        raise DataError(f"GENCLASS_DATA={env} cannot be used ({getattr(e, 'strerror', None) or e}); "
+                        "point it to a folder that holds the dataset's files, or unset it") from None
+    if not is_dir:
+        raise DataError(f"GENCLASS_DATA={env} is not a folder; point it to a folder that holds "
+                        "the dataset's files, or unset it")
+    names = required_files(dataset)
+    for folder in (root / dataset, root):
+        present = [n for n in names if (folder / n).is_file()]
+        if present and len(present) < len(names):
+            missing = [n for n in names if n not in present]
+            raise DataError(f"GENCLASS_DATA folder {folder} holds {len(present)} of the "
+                            f"{len(names)} files of {dataset}; missing {', '.join(missing)}. "
+                            "Add them, or unset GENCLASS_DATA")
+
+
 def find_files(dataset: str, allow_download: bool | None = None) -> dict[str, Path]:
     """Return {file name: verified path} for a dataset, searching, then downloading if allowed."""
     dataset = check_dataset(dataset)
     entry = manifest(dataset)
     names = required_files(dataset)
+    check_genclass_data(dataset)
     for _source, folder in search_dirs(dataset):
         paths = {n: folder / n for n in names}
         if all(p.is_file() for p in paths.values()):
@@ -335,14 +366,43 @@ class Splits:
     idx_val: np.ndarray
 
 
+def check_seed(seed, name: str = "seed") -> int:
+    """Return seed as an int, or raise InputError unless it is a whole number in 0..2**32-1."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise InputError(f"{name} must be a whole number in 0..{2**32 - 1}; got {seed!r}")
+    if not 0 <= int(seed) < 2**32:
+        raise InputError(f"{name} must be a whole number in 0..{2**32 - 1}; got {seed}")
+    return int(seed)
+
+
+def check_count(n, name: str = "n", minimum: int = 1) -> int:
+    """Return n as an int, or raise InputError unless it is a whole number >= minimum."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        if not (isinstance(n, (float, np.floating)) and np.isfinite(n) and float(n).is_integer()):
+            raise InputError(f"{name} must be a whole number, at least {minimum}; got {n!r}")
+    if int(n) < minimum:
+        raise InputError(f"{name} must be a whole number, at least {minimum}; got {n}")
+    return int(n)
+
+
 def stratified_take(y: np.ndarray, n: int, seed: int, pool: np.ndarray | None = None
                     ) -> np.ndarray:
     """Return n indices drawn from pool (default: all) with the class proportions of y."""
     from sklearn.model_selection import train_test_split
 
+    n, seed = check_count(n, "n"), check_seed(seed)
+    y = np.asarray(y)
     pool = np.arange(len(y)) if pool is None else np.asarray(pool)
+    if pool.ndim != 1 or (pool.size and (not np.issubdtype(pool.dtype, np.integer)
+                                         or pool.min() < 0 or pool.max() >= len(y))):
+        raise InputError(f"pool must be 1-D indices in 0..{len(y) - 1}")
     if n >= len(pool):
         return np.sort(pool)
+    classes, counts = np.unique(y[pool], return_counts=True)
+    if counts.min() < 2 or not len(classes) <= n <= len(pool) - len(classes):
+        raise InputError(f"cannot draw {n} of {len(pool)} images with the class proportions: "
+                         f"it needs every class at least twice (the rarest has {counts.min()}) and "
+                         f"n between {len(classes)} and {len(pool) - len(classes)}")
     take, _ = train_test_split(pool, train_size=n, stratify=y[pool], random_state=seed)
     return np.sort(take)
 
@@ -350,8 +410,12 @@ def stratified_take(y: np.ndarray, n: int, seed: int, pool: np.ndarray | None = 
 def train_val_split(x: np.ndarray, y: np.ndarray, n_val: int = 5000, seed: int = 0,
                     max_train: int | None = None) -> Splits:
     """Return a stratified, seeded train/validation split of the official training data."""
-    if not 0 < n_val < len(y):
-        raise InputError(f"n_val must be between 1 and {len(y) - 1}, got {n_val}")
+    if len(x) != len(y):
+        raise InputError(f"train_val_split got {len(x)} images but {len(y)} labels")
+    if isinstance(n_val, bool) or not isinstance(n_val, (int, np.integer)) or not 0 < n_val < len(y):
+        raise InputError(f"n_val must be a whole number between 1 and {len(y) - 1}, got {n_val!r}")
+    if max_train is not None:
+        max_train = check_count(max_train, "max_train")
     idx_val = stratified_take(y, n_val, seed)
     rest = np.setdiff1d(np.arange(len(y)), idx_val)
     idx_train = rest if max_train is None else stratified_take(y, max_train, seed, rest)
@@ -371,12 +435,17 @@ def labeled_subset(y: np.ndarray, n_per_class: int, seed: int = 0,
                    exclude: Iterable[int] | None = None) -> np.ndarray:
     """Return sorted indices of exactly n_per_class images of each class, avoiding exclude."""
     y = np.asarray(y)
-    if n_per_class < 1:
-        raise InputError(f"n_per_class must be at least 1, got {n_per_class}")
+    n_per_class = check_count(n_per_class, "n_per_class")
+    seed = check_seed(seed)
+    if y.ndim != 1:
+        raise InputError(f"labels must be 1-D; got shape {y.shape}")
     allowed = np.ones(len(y), bool)
     if exclude is not None:
-        allowed[np.asarray(list(exclude) if not isinstance(exclude, np.ndarray) else exclude,
-                           dtype=np.int64)] = False
+        ex = np.asarray(list(exclude) if not isinstance(exclude, np.ndarray) else exclude)
+        if ex.size and (ex.ndim != 1 or not np.issubdtype(ex.dtype, np.integer)
+                        or ex.min() < 0 or ex.max() >= len(y)):
+            raise InputError(f"exclude must hold indices in 0..{len(y) - 1}")
+        allowed[ex.astype(np.int64)] = False
     rng = np.random.default_rng(seed)
     picked = []
     for c in np.unique(y):
@@ -416,16 +485,45 @@ def scale(x: np.ndarray, to: str = "unit") -> np.ndarray:
     raise InputError(f"unknown range {to!r}; choose 'unit' or 'symmetric'")
 
 
+# Float images may overshoot their range by rounding (a sigmoid's 1.0000001); more is an error.
+RANGE_TOLERANCE = 1e-3
+
+
 def to_uint8(x: np.ndarray, source: str = "unit") -> np.ndarray:
-    """Return float images in [0, 1] or [-1, 1] as uint8 0..255 (clipped, rounded)."""
-    x = np.asarray(x, dtype=np.float32)
+    """Return float images in [0, 1] or [-1, 1] as uint8 0..255 (rounded), refusing other ranges."""
+    if source not in ("unit", "symmetric"):
+        raise InputError(f"unknown range {source!r}; choose 'unit' or 'symmetric'")
+    x = np.asarray(x)
+    if not np.issubdtype(x.dtype, np.floating):
+        raise InputError(f"to_uint8 expects float images in [0, 1] (or [-1, 1] with "
+                         f"source='symmetric'); got dtype {x.dtype}"
+                         + ("; uint8 images are already 0..255, use them as they are"
+                            if x.dtype == np.uint8 else ""))
+    x = x.astype(np.float32)
     if not np.isfinite(x).all():
         raise InputError("images contain NaN or Inf")
+    lo = -1.0 if source == "symmetric" else 0.0
+    check_range(x, lo, 1.0, "images", hint_symmetric=source == "unit")
     if source == "symmetric":
         x = (x + 1.0) / 2.0
-    elif source != "unit":
-        raise InputError(f"unknown range {source!r}; choose 'unit' or 'symmetric'")
     return np.clip(np.rint(x * 255.0), 0, 255).astype(np.uint8)
+
+
+def check_range(x: np.ndarray, lo: float, hi: float, name: str = "images",
+                hint_symmetric: bool = False) -> None:
+    """Raise InputError unless every value of x lies in [lo, hi] (up to RANGE_TOLERANCE)."""
+    if x.size == 0:
+        return
+    mn, mx = float(np.min(x)), float(np.max(x))
+    if mn >= lo - RANGE_TOLERANCE and mx <= hi + RANGE_TOLERANCE:
+        return
+    hint = ""
+    if mx > 1.5:
+        hint = "; they look like 0..255 values: divide by 255 first"
+    elif hint_symmetric and mn < -RANGE_TOLERANCE and mn >= -1.0 - RANGE_TOLERANCE:
+        hint = "; they look like tanh outputs in [-1, 1]: use source='symmetric'"
+    raise InputError(f"{name} must lie in [{lo:g}, {hi:g}]; got values in "
+                     f"[{mn:.4g}, {mx:.4g}]{hint}")
 
 
 def check_labels(y: np.ndarray, n_classes: int, name: str = "labels") -> np.ndarray:
@@ -449,6 +547,7 @@ def make_dataset(x: np.ndarray, y: np.ndarray | None = None, batch_size: int = 1
     """Return a tf.data pipeline over (x, y) or x: cache, shuffle, batch, augment, prefetch."""
     import tensorflow as tf
 
+    batch_size = check_count(batch_size, "batch_size")
     if y is not None and len(x) != len(y):
         raise InputError(f"make_dataset got {len(x)} images but {len(y)} labels")
     if len(x) == 0:
@@ -474,13 +573,14 @@ def make_dataset(x: np.ndarray, y: np.ndarray | None = None, batch_size: int = 1
 
 def class_counts(y: np.ndarray, n_classes: int) -> np.ndarray:
     """Return the number of labels of each class."""
-    return np.bincount(np.asarray(y, dtype=np.int64), minlength=n_classes)
+    n_classes = check_count(n_classes, "n_classes")
+    return np.bincount(check_labels(y, n_classes), minlength=n_classes)
 
 
 __all__: Sequence[str] = (
-    "class_names", "num_classes", "image_shape", "manifest", "find_files", "search_dirs",
+    "class_names", "num_classes", "image_shape", "manifest", "find_files", "check_genclass_data", "search_dirs",
     "parse_idx", "read_idx_pair", "parse_cifar_records", "read_cifar_tar", "download",
     "load_train", "load_test", "load_splits", "train_val_split", "labeled_subset",
-    "stratified_take", "scale", "to_uint8", "check_images", "check_labels", "make_dataset",
+    "stratified_take", "check_seed", "check_count", "scale", "to_uint8", "check_range", "check_images", "check_labels", "make_dataset",
     "class_counts", "Splits",
 )

@@ -1,4 +1,8 @@
-"""The package's own error types: every failure a user can cause ends in one of these."""
+"""The package's own error types: every failure a user can cause ends in one of these.
+
+The rule (book/setup.md): every public function and command either returns a correct result
+or raises one of these with one sentence that names the input and what would be accepted.
+"""
 
 from __future__ import annotations
 
@@ -29,3 +33,22 @@ class TrainingError(GenclassError):
 
 class StoreError(GenclassError):
     """A label store cannot be read or written: locked, read-only, full, foreign or too new."""
+
+
+class OutputError(GenclassError, OSError):
+    """An output cannot be written: a folder in the way, a read-only or full disk."""
+
+
+class UsageError(GenclassError, ValueError):
+    """A command-line argument is missing, unknown or not of the expected type."""
+
+
+def argument_parser(**kwargs):
+    """Return an argparse parser whose errors raise UsageError (one sentence, no usage dump)."""
+    import argparse
+
+    class _Parser(argparse.ArgumentParser):
+        def error(self, message):  # argparse would print usage and exit(2)
+            raise UsageError(f"{self.prog}: {message} (see --help)")
+
+    return _Parser(**kwargs)

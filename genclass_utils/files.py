@@ -1,11 +1,18 @@
-"""Atomic file writes: write a temp file beside the target, then rename it into place."""
+"""Atomic file writes: write a temp file beside the target, then rename it into place.
+
+A temp file is named ``.<stem>.<pid>.<random><suffix>``: a later write to the same target
+removes the temp files of processes that no longer run (a write killed with kill -9), and a
+replaced file keeps its permission bits.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import math
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,23 +20,94 @@ from typing import Any
 
 import numpy as np
 
+from .errors import InputError, OutputError
+
+# Errors of the disk rather than of the caller's data: a write that meets them is an OutputError.
+_DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG}
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def stale_temps(dest: Path | str) -> list[Path]:
+    """Return the temp files left beside dest by writes whose process has died."""
+    dest = Path(dest)
+    stale = []
+    prefix = f".{dest.stem}."
+    try:
+        siblings = list(dest.parent.iterdir())
+    except OSError:
+        return []
+    for p in siblings:
+        if not p.name.startswith(prefix):
+            continue
+        pid = p.name[len(prefix):].split(".", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            stale.append(p)
+    return stale
+
+
+def check_writable(dest: Path | str) -> Path:
+    """Return dest after checking that a file can be written there, or raise OutputError."""
+    dest = Path(dest)
+    if dest.is_dir():
+        raise OutputError(f"{dest} is an existing folder; give a file name for the output")
+    parent = dest.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"cannot create the folder {parent} for {dest}: "
+                          f"{e.strerror or e}") from None
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write {dest}: the folder {parent} is not writable")
+    return dest
+
 
 @contextlib.contextmanager
 def atomic_path(dest: Path | str, suffix: str | None = None) -> Iterator[Path]:
-    """Yield a temp path beside dest; rename it onto dest on success, delete it on failure."""
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.stem}.", suffix=suffix or f"{dest.suffix}.tmp",
-                               dir=dest.parent)
+    """Yield a temp path beside dest; rename it onto dest on success, delete it on failure.
+
+    Raises OutputError when dest is a folder, its folder cannot be created or written, or the
+    disk is full or read-only. An existing dest keeps its permission bits.
+    """
+    dest = check_writable(dest)
+    for p in stale_temps(dest):
+        with contextlib.suppress(OSError):
+            p.unlink()
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{dest.stem}.{os.getpid()}.",
+                                   suffix=suffix or f"{dest.suffix}.tmp", dir=dest.parent)
+    except OSError as e:
+        raise OutputError(f"cannot write {dest}: {e.strerror or e}") from None
     os.close(fd)
-    # mkstemp makes the file private (0600); give it the mode a plain open() would.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
+    if dest.exists():  # keep the mode of the file being replaced
+        mode = stat.S_IMODE(dest.stat().st_mode)
+    else:  # mkstemp makes the file private (0600); give it the mode a plain open() would
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    os.chmod(tmp, mode)
     tmp_path = Path(tmp)
     try:
-        yield tmp_path
-        os.replace(tmp_path, dest)
+        try:
+            yield tmp_path
+        except OSError as e:
+            if e.errno in _DISK_ERRNOS and not isinstance(e, OutputError):
+                raise OutputError(f"cannot write {dest}: {e.strerror or e}; "
+                                  "nothing was written") from e
+            raise
+        try:
+            os.chmod(tmp_path, mode)  # the writer may have replaced the temp file
+            os.replace(tmp_path, dest)
+        except OSError as e:
+            raise OutputError(f"cannot write {dest}: {e.strerror or e}") from e
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
@@ -60,5 +138,10 @@ def to_jsonable(obj: Any) -> Any:
 
 
 def atomic_write_json(dest: Path | str, data: Any) -> Path:
-    """Write data as indented JSON atomically and return dest."""
-    return atomic_write_text(dest, json.dumps(to_jsonable(data), indent=2, sort_keys=False) + "\n")
+    """Write data as indented JSON atomically and return dest (InputError if it is not JSON data)."""
+    try:
+        text = json.dumps(to_jsonable(data), indent=2, sort_keys=False) + "\n"
+    except (TypeError, ValueError) as e:  # checked before anything is written
+        raise InputError(f"cannot write {dest} as JSON: {e} (use numbers, strings, lists and "
+                         "dicts)") from None
+    return atomic_write_text(dest, text)

@@ -21,6 +21,8 @@ def _check_features(f: np.ndarray, name: str) -> np.ndarray:
         raise InputError(f"{name} must be a 2-D array (n_samples, n_features); got shape {f.shape}")
     if f.shape[0] < 2:
         raise InputError(f"{name} needs at least 2 samples; got {f.shape[0]}")
+    if f.shape[1] < 1:
+        raise InputError(f"{name} needs at least 1 feature; got shape {f.shape}")
     if not np.isfinite(f).all():
         raise InputError(f"{name} contains NaN or Inf; check the generator's outputs")
     return f
@@ -32,19 +34,34 @@ def gaussian_stats(features: np.ndarray, name: str = "features") -> tuple[np.nda
     return f.mean(axis=0), np.cov(f, rowvar=False)
 
 
+def check_covariance(sigma: np.ndarray, name: str = "sigma") -> None:
+    """Raise InputError unless sigma is a symmetric positive semi-definite matrix (up to rounding)."""
+    scale = max(float(np.abs(sigma).max()), 1e-300)
+    if not np.allclose(sigma, sigma.T, rtol=1e-6, atol=1e-9 * scale):
+        raise InputError(f"{name} is not symmetric, so it is not a covariance matrix")
+    lowest = float(np.linalg.eigvalsh((sigma + sigma.T) / 2).min())
+    if lowest < -1e-6 * scale:
+        raise InputError(f"{name} has a negative eigenvalue ({lowest:.3g}), so it is not a "
+                         "covariance matrix")
+
+
 def frechet_distance_from_stats(mu1, sigma1, mu2, sigma2) -> float:
     """Return the Fréchet distance between two Gaussians N(mu1, sigma1) and N(mu2, sigma2).
 
     d^2 = ||mu1 - mu2||^2 + Tr(S1 + S2 - 2 (S1 S2)^{1/2})   (Heusel et al. 2017)
     """
-    mu1, mu2 = np.atleast_1d(mu1), np.atleast_1d(mu2)
-    s1, s2 = np.atleast_2d(sigma1), np.atleast_2d(sigma2)
-    if mu1.shape != mu2.shape or s1.shape != s2.shape:
-        raise InputError(f"statistics do not match: {mu1.shape} vs {mu2.shape}, "
-                         f"{s1.shape} vs {s2.shape}")
+    mu1, mu2 = np.atleast_1d(np.asarray(mu1, np.float64)), np.atleast_1d(np.asarray(mu2, np.float64))
+    s1, s2 = np.atleast_2d(np.asarray(sigma1, np.float64)), np.atleast_2d(np.asarray(sigma2, np.float64))
+    d = mu1.shape[0]
+    if mu1.ndim != 1 or mu1.shape != mu2.shape or s1.shape != (d, d) or s2.shape != (d, d):
+        raise InputError(f"statistics do not match: means {mu1.shape} and {mu2.shape}, "
+                         f"covariances {s1.shape} and {s2.shape}; expected means (d,) and "
+                         "covariances (d, d) of the same d")
     for a, n in ((mu1, "mu1"), (mu2, "mu2"), (s1, "sigma1"), (s2, "sigma2")):
         if not np.isfinite(a).all():
             raise InputError(f"{n} contains NaN or Inf")
+    for a, n in ((s1, "sigma1"), (s2, "sigma2")):
+        check_covariance(a, n)
     with warnings.catch_warnings():  # singular covariances (dead ReLU features) are expected
         warnings.simplefilter("ignore", linalg.LinAlgWarning)
         covmean = linalg.sqrtm(s1.dot(s2))
@@ -78,7 +95,7 @@ def knn_radii(features: np.ndarray, k: int = 3) -> np.ndarray:
     from sklearn.neighbors import NearestNeighbors
 
     f = _check_features(features, "features")
-    if not 1 <= k < len(f):
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k < len(f):
         raise InputError(f"k must lie in 1..{len(f) - 1} for {len(f)} points; got {k}")
     nn = NearestNeighbors(n_neighbors=k + 1, algorithm="brute").fit(f)
     dist, _ = nn.kneighbors(f)  # column 0 is the point itself (distance 0)
@@ -119,10 +136,17 @@ def precision_recall(real_features: np.ndarray, fake_features: np.ndarray, k: in
 
 def _check_probs(probs: np.ndarray) -> np.ndarray:
     p = np.asarray(probs, dtype=np.float64)
-    if p.ndim != 2 or p.shape[1] < 2:
-        raise InputError(f"probs must be a 2-D array (n_images, n_classes); got shape {p.shape}")
+    if p.ndim != 2 or p.shape[1] < 2 or p.shape[0] < 1:
+        raise InputError(f"probs must be a non-empty 2-D array (n_images, n_classes >= 2); "
+                         f"got shape {p.shape}")
     if not np.isfinite(p).all():
         raise InputError("probs contain NaN or Inf")
+    sums = p.sum(axis=1)
+    if p.min() < 0 or p.max() > 1 + 1e-3 or np.abs(sums - 1).max() > 5e-3:  # float16 softmax
+        raise InputError("probs must be class probabilities (each row in [0, 1], summing to 1); "
+                         f"got values in [{p.min():.3g}, {p.max():.3g}] and row sums in "
+                         f"[{sums.min():.3g}, {sums.max():.3g}] (logits or log-probabilities? "
+                         "apply softmax or exp first)")
     return p
 
 
@@ -151,6 +175,8 @@ def label_agreement(probs: np.ndarray, requested: np.ndarray) -> dict:
 def class_histogram(predicted: np.ndarray, n_classes: int) -> np.ndarray:
     """Return the share of predictions that fall in each class (sums to 1)."""
     y = np.asarray(predicted)
+    if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) or n_classes < 1:
+        raise InputError(f"n_classes must be a whole number, at least 1; got {n_classes!r}")
     if y.ndim != 1 or y.size == 0:
         raise InputError(f"predicted labels must be a non-empty 1-D array; got shape {y.shape}")
     if not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= n_classes:
@@ -164,8 +190,8 @@ def coverage_entropy(predicted: np.ndarray, n_classes: int) -> float:
     H(h) / log K with h the histogram of the evaluator's predicted classes; a mode-collapsed
     generator that draws most samples from a few classes scores well below 1.
     """
-    if n_classes < 2:
-        raise InputError(f"n_classes must be at least 2; got {n_classes}")
+    if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) or n_classes < 2:
+        raise InputError(f"n_classes must be a whole number, at least 2; got {n_classes!r}")
     h = class_histogram(predicted, n_classes)
     nz = h[h > 0]
     return float(max(-(nz * np.log(nz)).sum() / np.log(n_classes), 0.0)) + 0.0  # no -0.0
@@ -182,6 +208,8 @@ def _images_labels(x: np.ndarray, y: np.ndarray, name: str) -> tuple[np.ndarray,
         raise InputError(f"{name}: labels must have shape ({len(x)},); got {y.shape}")
     if y.size and not np.issubdtype(y.dtype, np.integer):
         raise InputError(f"{name}: labels must be integer class indices; got dtype {y.dtype}")
+    if y.size == 0 or y.min() < 0:
+        raise InputError(f"{name}: labels must be a non-empty array of class indices >= 0")
     return x, y.astype(np.int64)
 
 

@@ -11,6 +11,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from .errors import DataError
 from .files import atomic_write_json
 
 _PACKAGES = ("tensorflow", "tensorflow-cpu", "keras", "numpy", "scipy", "scikit-learn",
@@ -60,6 +61,29 @@ def save_results(name: str, metrics: Mapping[str, Any], cfg) -> Path:
     atomic_write_json(path, record)
     print(f"saved {path.resolve()}")
     return path
+
+
+def load_results(path: Path | str) -> dict:
+    """Return the record stored in a results file, or raise DataError naming the file and the fault."""
+    import json
+
+    path = Path(path)
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"results file not found: {path}") from None
+    except OSError as e:
+        raise DataError(f"cannot read results file {path}: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        raise DataError(f"results file {path} is not UTF-8 text (byte {e.start}); delete it and "
+                        "re-run its notebook") from None
+    except json.JSONDecodeError as e:
+        raise DataError(f"results file {path} is corrupt ({e.msg} at line {e.lineno}); delete it "
+                        "and re-run its notebook") from None
+    if not isinstance(record, dict) or not isinstance(record.get("metrics", {}), dict):
+        raise DataError(f"results file {path} is not a results record (expected an object with "
+                        "'metrics'); delete it and re-run its notebook")
+    return record
 
 
 def table(rows: Mapping[str, Mapping[str, Any]] | list[Mapping[str, Any]], floatfmt: str = ".4f"

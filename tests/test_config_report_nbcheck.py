@@ -66,7 +66,8 @@ def _nb(tmp_path, code="print(1)", stamp=True, error=False, profile="cpu"):
     if error:
         nb.cells[0].outputs = [nbformat.v4.new_output("error", ename="ValueError", evalue="boom", traceback=[])]
     if stamp:
-        nb.metadata["genclass"] = {"profile": profile, "code_sha256": nbcheck.code_sha256(nb)}
+        nb.metadata["genclass"] = {"profile": profile, "code_sha256": nbcheck.code_sha256(nb),
+                                   "outputs_sha256": nbcheck.outputs_sha256(nb)}
     path = tmp_path / "01_x.ipynb"
     nbformat.write(nb, path)
     return path
