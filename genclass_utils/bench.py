@@ -10,10 +10,12 @@ only where a GPU is present; elsewhere its row says ``skipped``.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -161,6 +163,7 @@ def measure(model_name: str, factory: Callable, s: Setting, x: np.ndarray,
     if s.precision != "float32" and not gpu:
         row["status"] = "skipped (no GPU)"
         return row
+    check_budget(len(x), steps, runs, s.batch)
     from tensorflow.python.framework import config as tf_config
 
     keras.utils.set_random_seed(seed)
@@ -187,11 +190,36 @@ def measure(model_name: str, factory: Callable, s: Setting, x: np.ndarray,
         if deterministic:
             tf.config.experimental.enable_op_determinism()
     timed = timer.seconds[1:]  # the first epoch traces and compiles
+    if not timed:
+        raise ConfigError(f"bench timed no epoch for {model_name} ({s.name}); runs must be >= 1")
     rate = [steps * s.batch / t for t in timed]
     row["images_per_s"] = float(statistics.median(rate))
     row["spread"] = float((max(rate) - min(rate)) / statistics.median(rate))
     row["flops_per_image"] = train_flops_per_image(model)
     return row
+
+
+def check_budget(n_images: int, steps: int, runs: int, batch: int) -> None:
+    """Raise ConfigError unless steps and runs are positive integers and n_images fills a batch."""
+    for name, value in (("steps", steps), ("runs", runs), ("n_images", n_images)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ConfigError(f"bench {name} must be a positive integer; got {value!r}")
+    if n_images < batch:
+        raise ConfigError(f"bench needs at least one full batch of {batch} images; got "
+                          f"n_images={n_images} (no batch would be timed)")
+
+
+def check_writable(path: str | Path) -> Path:
+    """Return path if a file can be written there (its folder exists and is writable), else raise ConfigError."""
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"output {str(path)!r} is a folder; give a file name such as bench.json")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise ConfigError(f"output folder {str(folder)!r} does not exist; create it first")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ConfigError(f"output {str(path)!r} is not writable; choose another path")
+    return path
 
 
 def run(quick: bool = False, models: tuple[str, ...] = ("cnn", "gan"), n_images: int = 4096,
@@ -201,8 +229,9 @@ def run(quick: bool = False, models: tuple[str, ...] = ("cnn", "gan"), n_images:
     unknown = set(models) - {"cnn", "gan"}
     if unknown:
         raise ConfigError(f"unknown model(s) {sorted(unknown)}; choose cnn and/or gan")
-    steps = steps or (6 if quick else 20)
-    runs = runs or (3 if quick else 5)
+    steps = (6 if quick else 20) if steps is None else steps
+    runs = (3 if quick else 5) if runs is None else runs
+    check_budget(n_images, steps, runs, max(s.batch for s in settings(quick)))
     rng = np.random.default_rng(seed)
     x = rng.random((n_images, 28, 28, 1), dtype=np.float32)
     y = rng.integers(0, 10, n_images)
@@ -244,6 +273,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--models", default="cnn,gan", help="comma-separated: cnn,gan")
     p.add_argument("--out", default=None, help="write the rows to this JSON file")
     args = p.parse_args(argv)
+    if args.out:  # before a minute of measuring, not after
+        check_writable(args.out)
     rows = run(quick=args.quick, models=tuple(args.models.split(",")))
     print(report.table(table_rows(rows), floatfmt=".1f"))
     if args.out:

@@ -45,6 +45,11 @@ class Profile:
     # Keras verbosity for fit(): 0 silent, 2 one line per epoch.
     verbose: int = 2
     default_batch: int = 128
+    # Wall-time budget of each chapter in seconds, keyed by the notebook's slug (its file stem
+    # without the number), for a run from an empty artifacts/ folder; the results page lists it.
+    chapter_seconds: Mapping[str, int] = field(default_factory=lambda: _ro({}))
+    # Budget of the whole book from scratch in seconds (None: no promise).
+    book_seconds: int | None = None
 
     def _get(self, table: Mapping[str, int], kind: str, what: str) -> int:
         try:
@@ -67,10 +72,21 @@ class Profile:
         """Return how many images to generate or evaluate for a purpose (``"fid"``, ``"cas"``...)."""
         return self._get(self.samples_by_kind, kind, "sample")
 
+    def chapter_budget(self, notebook: str | Path) -> int | None:
+        """Return a chapter's wall-time budget in seconds (None when the profile sets none)."""
+        stem = Path(str(notebook)).stem
+        slug = stem.split("_", 1)[1] if stem[:2].isdigit() and "_" in stem else stem
+        return self.chapter_seconds.get(slug)
+
 
 _EPOCH_KINDS = ("cnn", "rnn", "evaluator", "quick_classifier", "gan", "cgan", "vae",
                 "cvae", "vae_short", "vaegan", "cas", "lowdata_generator",
                 "lowdata_classifier", "robust")
+
+# Chapters in book order, by slug (the notebook's file stem without its number).
+_CHAPTER_SLUGS = ("image_preprocessing", "cnn_basics", "gan", "vae", "vae_gan",
+                  "evaluating_generators", "generated_data_classification", "speed_scale_security",
+                  "semi_supervised", "clips_and_volumes")
 
 SMOKE = Profile(
     name="smoke",
@@ -84,6 +100,7 @@ SMOKE = Profile(
     n_seeds=1,
     verbose=0,
     default_batch=128,
+    chapter_seconds=_ro({slug: 30 for slug in _CHAPTER_SLUGS}),
 )
 
 CPU = Profile(
@@ -101,6 +118,12 @@ CPU = Profile(
     n_seeds=3,
     verbose=2,
     default_batch=128,
+    # 60 minutes for the book: 35 for chapters 1-8, 15 and 10 for the two chapters that follow.
+    chapter_seconds=_ro({"image_preprocessing": 75, "cnn_basics": 240, "gan": 600, "vae": 330,
+                         "vae_gan": 120, "evaluating_generators": 150,
+                         "generated_data_classification": 450, "speed_scale_security": 135,
+                         "semi_supervised": 900, "clips_and_volumes": 600}),
+    book_seconds=3600,
 )
 
 GPU = Profile(
