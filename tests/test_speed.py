@@ -188,3 +188,44 @@ def test_corrupt_run_times_file_named(tmp_path):
     (tmp_path / runbook.TIMES_FILE).write_text("[1, 2")
     with pytest.raises(ConfigError, match=runbook.TIMES_FILE):
         runbook.load_times(tmp_path)
+
+
+# --------------------------------------------------------------------------- peers
+
+def test_ceiling_shares_divide_by_the_matmul_rate():
+    rows = [{"kind": "gan", "course_images_per_s": [90.0, 100.0, 110.0],
+             "peer_images_per_s": [50.0], "flops_per_image": 2e9}]
+    shares = {s["step"]: s for s in bench.ceiling_shares(rows, 400.0)}
+    assert shares["course"]["GFLOP/s"] == pytest.approx(200.0)
+    assert shares["course"]["share of matmul rate"] == pytest.approx(0.5)
+    assert shares["peer"]["share of matmul rate"] == pytest.approx(0.25)
+    assert shares["peer"]["ceiling images/s"] == pytest.approx(200.0)
+    with pytest.raises(ConfigError):
+        bench.ceiling_shares(rows, 0.0)
+
+
+@pytest.mark.parametrize("x", [np.zeros((64, 28, 28, 1), np.float32),
+                               np.full((256, 28, 28, 1), 2.0, np.float32),
+                               np.full((256, 28, 28), 0.5, np.float32)])
+def test_compare_peers_refuses_bad_images_before_work(x):
+    with pytest.raises(ConfigError):
+        bench.compare_peers(x, steps=1, runs=1)
+
+
+def test_unknown_peer_kind_refused():
+    with pytest.raises(ConfigError, match="gan or vae"):
+        bench.peer_pair("rnn")
+
+
+@pytest.mark.slow
+def test_compare_peers_measures_both_steps_on_the_same_networks():
+    x = np.random.default_rng(0).random((256, 28, 28, 1), dtype=np.float32)
+    rows = bench.compare_peers(x, steps=1, runs=2)
+    assert [r["kind"] for r in rows] == ["gan", "vae"]
+    for r in rows:
+        assert len(r["course_images_per_s"]) == len(r["peer_images_per_s"]) == 2
+        assert all(v > 0 for v in r["course_images_per_s"] + r["peer_images_per_s"])
+        assert r["ratio_min"] <= r["ratio_median"] <= r["ratio_max"]
+    course, peer = bench.peer_pair("gan")
+    assert course.generator.count_params() == peer.generator.count_params()
+    assert bench.train_flops_per_image(course) == bench.train_flops_per_image(peer)
