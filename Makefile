@@ -46,7 +46,7 @@ unit-fast: venv data
 # --nbval-cell-timeout stops a runaway cell, --durations lists the slowest cells.
 notebooks: venv data
 	GENCLASS_PROFILE=smoke MPLBACKEND=Agg $(BIN)/python -m pytest -q -p no:cacheprovider --nbval-lax \
-	  -n $(JOBS) --dist loadfile --nbval-cell-timeout=120 --durations=20 notebooks/
+	  -n $(JOBS) --dist loadfile --nbval-cell-timeout=300 --durations=20 notebooks/
 
 nbcheck: venv
 	$(BIN)/python -m genclass_utils nbcheck notebooks/
