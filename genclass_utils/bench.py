@@ -367,6 +367,8 @@ def _peer_classes():
 
 def peer_pair(kind: str, image_shape=(28, 28, 1), seed: int = 0) -> tuple:
     """Return (course model, keras.io-style peer) for "gan" or "vae": same networks, same initial weights."""
+    if kind not in PEER_SOURCES:
+        raise ConfigError(f"unknown peer kind {kind!r}; choose gan or vae")
     import keras
 
     from .models import gan as G
@@ -400,15 +402,15 @@ def compare_peers(x: np.ndarray, kinds: tuple[str, ...] = ("gan", "vae"), batch:
     one warm-up epoch each (tracing), the two models alternate `runs` timed epochs of `steps`
     batches, the first of each pair alternating too, so that load on the machine hits both alike.
     """
-    import tensorflow as tf
-    from tensorflow.python.framework import config as tf_config
-
-    from . import data
-
     check_budget(len(x), steps, runs, batch)
     x = np.asarray(x, dtype=np.float32)
     if x.ndim != 4 or not np.isfinite(x).all() or x.min() < 0 or x.max() > 1:
         raise ConfigError("compare_peers needs finite float images of shape (n, h, w, c) in [0, 1]")
+    import tensorflow as tf  # after the checks: bad input is refused without loading TensorFlow
+    from tensorflow.python.framework import config as tf_config
+
+    from . import data
+
     deterministic = tf_config.is_op_determinism_enabled()
     tf_config.disable_op_determinism()  # as in measure(): timing needs no determinism
     rows = []
