@@ -11,10 +11,11 @@ NB      ?= $(sort $(wildcard notebooks/[0-9]*.ipynb))
 export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONHASHSEED := 0
 
-.PHONY: help venv data test unit notebooks nbcheck lint book book-test run clean
+.PHONY: help venv data test unit unit-fast notebooks nbcheck lint book book-test run clean
 
 help:
 	@echo "make test              set up, unit tests, smoke run of every notebook (nbval), nbcheck"
+	@echo "make unit-fast         the unit tests not marked slow (seconds)"
 	@echo "make book              set up, build the book into _build/html"
 	@echo "make book-test         open the built book in headless Chromium, offline, check the formulas"
 	@echo "make run PROFILE=cpu   re-execute notebooks in place (NB=notebooks/02_cnn_basics.ipynb for one)"
@@ -31,12 +32,22 @@ venv: $(STAMP)
 data: venv
 	$(BIN)/python -m genclass_utils data
 
-unit: venv data
-	MPLBACKEND=Agg $(BIN)/python -m pytest -q tests
+# Both cores: pytest-xdist spreads the tests (and the notebooks, one whole notebook per worker)
+# over JOBS processes. --durations keeps the slowest ones in sight.
+JOBS    ?= 2
 
+unit: venv data
+	MPLBACKEND=Agg $(BIN)/python -m pytest -q -n $(JOBS) --durations=15 tests
+
+# The fast half of the unit tests (no test marked slow): for a quick check while editing.
+unit-fast: venv data
+	MPLBACKEND=Agg $(BIN)/python -m pytest -q -n $(JOBS) -m "not slow" --durations=10 tests
+
+# A smoke notebook must finish within 30 s on 2 cores, models from other chapters included:
+# --nbval-cell-timeout stops a runaway cell, --durations lists the slowest cells.
 notebooks: venv data
 	GENCLASS_PROFILE=smoke MPLBACKEND=Agg $(BIN)/python -m pytest -q -p no:cacheprovider --nbval-lax \
-	  --nbval-cell-timeout=900 notebooks/
+	  -n $(JOBS) --dist loadfile --nbval-cell-timeout=300 --durations=20 notebooks/
 
 nbcheck: venv
 	$(BIN)/python -m genclass_utils nbcheck notebooks/

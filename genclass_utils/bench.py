@@ -10,10 +10,12 @@ only where a GPU is present; elsewhere its row says ``skipped``.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -153,6 +155,8 @@ def measure(model_name: str, factory: Callable, s: Setting, x: np.ndarray,
             y: np.ndarray | None, steps: int, runs: int, seed: int = 0, gpu: bool | None = None
             ) -> dict:
     """Return one row: the median images/s over `runs` timed epochs of `steps` after a warm-up."""
+    if s.precision == "float32":  # a mixed-precision row may be skipped below, before any work
+        check_budget(len(x), steps, runs, s.batch)
     import keras
     import tensorflow as tf
 
@@ -161,6 +165,7 @@ def measure(model_name: str, factory: Callable, s: Setting, x: np.ndarray,
     if s.precision != "float32" and not gpu:
         row["status"] = "skipped (no GPU)"
         return row
+    check_budget(len(x), steps, runs, s.batch)
     from tensorflow.python.framework import config as tf_config
 
     keras.utils.set_random_seed(seed)
@@ -187,11 +192,36 @@ def measure(model_name: str, factory: Callable, s: Setting, x: np.ndarray,
         if deterministic:
             tf.config.experimental.enable_op_determinism()
     timed = timer.seconds[1:]  # the first epoch traces and compiles
+    if not timed:
+        raise ConfigError(f"bench timed no epoch for {model_name} ({s.name}); runs must be >= 1")
     rate = [steps * s.batch / t for t in timed]
     row["images_per_s"] = float(statistics.median(rate))
     row["spread"] = float((max(rate) - min(rate)) / statistics.median(rate))
     row["flops_per_image"] = train_flops_per_image(model)
     return row
+
+
+def check_budget(n_images: int, steps: int, runs: int, batch: int) -> None:
+    """Raise ConfigError unless steps and runs are positive integers and n_images fills a batch."""
+    for name, value in (("steps", steps), ("runs", runs), ("n_images", n_images)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ConfigError(f"bench {name} must be a positive integer; got {value!r}")
+    if n_images < batch:
+        raise ConfigError(f"bench needs at least one full batch of {batch} images; got "
+                          f"n_images={n_images} (no batch would be timed)")
+
+
+def check_writable(path: str | Path) -> Path:
+    """Return path if a file can be written there (its folder exists and is writable), else raise ConfigError."""
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"output {str(path)!r} is a folder; give a file name such as bench.json")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise ConfigError(f"output folder {str(folder)!r} does not exist; create it first")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ConfigError(f"output {str(path)!r} is not writable; choose another path")
+    return path
 
 
 def run(quick: bool = False, models: tuple[str, ...] = ("cnn", "gan"), n_images: int = 4096,
@@ -201,8 +231,9 @@ def run(quick: bool = False, models: tuple[str, ...] = ("cnn", "gan"), n_images:
     unknown = set(models) - {"cnn", "gan"}
     if unknown:
         raise ConfigError(f"unknown model(s) {sorted(unknown)}; choose cnn and/or gan")
-    steps = steps or (6 if quick else 20)
-    runs = runs or (3 if quick else 5)
+    steps = (6 if quick else 20) if steps is None else steps
+    runs = (3 if quick else 5) if runs is None else runs
+    check_budget(n_images, steps, runs, max(s.batch for s in settings(quick)))
     rng = np.random.default_rng(seed)
     x = rng.random((n_images, 28, 28, 1), dtype=np.float32)
     y = rng.integers(0, 10, n_images)
@@ -244,9 +275,184 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--models", default="cnn,gan", help="comma-separated: cnn,gan")
     p.add_argument("--out", default=None, help="write the rows to this JSON file")
     args = p.parse_args(argv)
+    if args.out:  # before a minute of measuring, not after
+        check_writable(args.out)
     rows = run(quick=args.quick, models=tuple(args.models.split(",")))
     print(report.table(table_rows(rows), floatfmt=".1f"))
     if args.out:
         atomic_write_json(args.out, {"rows": rows, "matmul_gflops": matmul_gflops()})
         print(f"wrote {args.out}")
     return 0
+
+
+# --------------------------------------------------------------------------- published peers
+#
+# The course's train steps next to the train steps of the published keras.io examples, on the
+# same networks, batch and data, timed in the same process, alternating which goes first.
+
+PEER_SOURCES = {
+    "gan": "https://keras.io/examples/generative/dcgan_overriding_train_step/",
+    "vae": "https://keras.io/examples/generative/vae/",
+}
+
+
+def _peer_classes():
+    """Return the two peer model classes (built lazily so that importing bench stays light)."""
+    import keras
+    import tensorflow as tf
+
+    class PeerGAN(keras.Model):
+        """The keras.io DCGAN example's step: one discriminator pass over fakes and reals
+        concatenated, noisy targets (1 = fake), then a generator pass with "real" targets."""
+
+        def __init__(self, generator, discriminator, latent_dim, **kwargs):
+            super().__init__(**kwargs)
+            self.generator, self.discriminator = generator, discriminator
+            self.latent_dim = latent_dim
+
+        def compile(self, d_optimizer, g_optimizer):
+            super().compile()
+            self.d_optimizer, self.g_optimizer = d_optimizer, g_optimizer
+            self.bce = keras.losses.BinaryCrossentropy(from_logits=True)
+
+        def train_step(self, real):
+            n = tf.shape(real)[0]
+            fake = self.generator(tf.random.normal((n, self.latent_dim)), training=True)
+            both = tf.concat([fake, real], axis=0)
+            targets = tf.concat([tf.ones((n, 1)), tf.zeros((n, 1))], axis=0)
+            targets += 0.05 * tf.random.uniform(tf.shape(targets))
+            with tf.GradientTape() as tape:
+                d_loss = self.bce(targets, self.discriminator(both, training=True))
+            d_w = self.discriminator.trainable_weights
+            self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, d_w), d_w))
+            with tf.GradientTape() as tape:
+                logits = self.discriminator(
+                    self.generator(tf.random.normal((n, self.latent_dim)), training=True),
+                    training=True)
+                g_loss = self.bce(tf.zeros((n, 1)), logits)
+            g_w = self.generator.trainable_weights
+            self.g_optimizer.apply_gradients(zip(tape.gradient(g_loss, g_w), g_w))
+            return {"d_loss": d_loss, "g_loss": g_loss}
+
+    class PeerVAE(keras.Model):
+        """The keras.io VAE example's step: sigmoid decoder output, binary cross-entropy summed
+        over pixels plus the Gaussian KL, one optimizer over all weights."""
+
+        def __init__(self, encoder, decoder_logits, **kwargs):
+            super().__init__(**kwargs)
+            self.encoder, self.decoder = encoder, decoder_logits
+            self.total = keras.metrics.Mean(name="total_loss")
+
+        @property
+        def metrics(self):
+            return [self.total]
+
+        def train_step(self, x):
+            with tf.GradientTape() as tape:
+                z_mean, z_log_var = self.encoder(x, training=True)
+                eps = tf.random.normal(tf.shape(z_mean))
+                z = z_mean + tf.exp(0.5 * z_log_var) * eps
+                recon = tf.sigmoid(self.decoder(z, training=True))
+                rec = tf.reduce_mean(tf.reduce_sum(
+                    keras.losses.binary_crossentropy(x, recon), axis=(1, 2)))
+                kl = -0.5 * (1 + z_log_var - tf.square(z_mean) - tf.exp(z_log_var))
+                loss = rec + tf.reduce_mean(tf.reduce_sum(kl, axis=1))
+            grads = tape.gradient(loss, self.trainable_weights)
+            self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+            self.total.update_state(loss)
+            return {"loss": self.total.result()}
+
+    return PeerGAN, PeerVAE
+
+
+def peer_pair(kind: str, image_shape=(28, 28, 1), seed: int = 0) -> tuple:
+    """Return (course model, keras.io-style peer) for "gan" or "vae": same networks, same initial weights."""
+    if kind not in PEER_SOURCES:
+        raise ConfigError(f"unknown peer kind {kind!r}; choose gan or vae")
+    import keras
+
+    from .models import gan as G
+    from .models import vae as V
+
+    PeerGAN, PeerVAE = _peer_classes()
+    if kind == "gan":
+        keras.utils.set_random_seed(seed)
+        course = G.build_gan(image_shape, seed=seed)
+        keras.utils.set_random_seed(seed)
+        peer = PeerGAN(G.generator_net(image_shape), G.discriminator_net(image_shape),
+                       G.LATENT_DIM, name="peer_gan")
+        peer.compile(d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+                     g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5))
+        return course, peer
+    if kind == "vae":
+        keras.utils.set_random_seed(seed)
+        course = V.build_vae(image_shape, seed=seed)
+        keras.utils.set_random_seed(seed)
+        peer = PeerVAE(V.build_encoder(image_shape), V.build_decoder(image_shape), name="peer_vae")
+        peer.compile(optimizer=keras.optimizers.Adam(3e-3))
+        return course, peer
+    raise ConfigError(f"unknown peer kind {kind!r}; choose gan or vae")
+
+
+def compare_peers(x: np.ndarray, kinds: tuple[str, ...] = ("gan", "vae"), batch: int = 128,
+                  steps: int = 10, runs: int = 5, seed: int = 0) -> list[dict]:
+    """Return one row per kind: images/s of the course's step and its keras.io peer, run by run.
+
+    x holds float images in [0, 1]; the GAN sees them rescaled to [-1, 1] as in chapter 3. After
+    one warm-up epoch each (tracing), the two models alternate `runs` timed epochs of `steps`
+    batches, the first of each pair alternating too, so that load on the machine hits both alike.
+    """
+    check_budget(len(x), steps, runs, batch)
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim != 4 or not np.isfinite(x).all() or x.min() < 0 or x.max() > 1:
+        raise ConfigError("compare_peers needs finite float images of shape (n, h, w, c) in [0, 1]")
+    import tensorflow as tf  # after the checks: bad input is refused without loading TensorFlow
+    from tensorflow.python.framework import config as tf_config
+
+    from . import data
+
+    deterministic = tf_config.is_op_determinism_enabled()
+    tf_config.disable_op_determinism()  # as in measure(): timing needs no determinism
+    rows = []
+    try:
+        for kind in kinds:
+            course, peer = peer_pair(kind, tuple(x.shape[1:]), seed)
+            xs = x * 2 - 1 if kind == "gan" else x
+            ds = data.make_dataset(xs, None, batch_size=batch, seed=seed,
+                                   drop_remainder=True).repeat()
+            rates: dict[str, list[float]] = {"course": [], "peer": []}
+            models = {"course": course, "peer": peer}
+            for name in models:  # warm-up: trace and build the optimizers
+                models[name].fit(ds, epochs=1, steps_per_epoch=1, verbose=0)
+            for r in range(runs):
+                order = ("course", "peer") if r % 2 == 0 else ("peer", "course")
+                for name in order:
+                    t = time.perf_counter()
+                    models[name].fit(ds, epochs=1, steps_per_epoch=steps, verbose=0)
+                    rates[name].append(steps * batch / (time.perf_counter() - t))
+            ratios = [c / p for c, p in zip(rates["course"], rates["peer"])]
+            rows.append({"kind": kind, "peer": PEER_SOURCES[kind], "batch": batch,
+                         "steps": steps, "runs": runs,
+                         "course_images_per_s": rates["course"], "peer_images_per_s": rates["peer"],
+                         "ratio_median": float(statistics.median(ratios)),
+                         "ratio_min": float(min(ratios)), "ratio_max": float(max(ratios)),
+                         "flops_per_image": train_flops_per_image(course)})
+    finally:
+        if deterministic:
+            tf.config.experimental.enable_op_determinism()
+    return rows
+
+
+def ceiling_shares(rows: list[dict], matmul: float) -> list[dict]:
+    """Return, per peer row, each step's GFLOP/s as a share of the measured matmul rate (a ceiling)."""
+    if not (isinstance(matmul, (int, float)) and matmul > 0):
+        raise ConfigError(f"the matmul rate must be a positive number of GFLOP/s; got {matmul!r}")
+    out = []
+    for r in rows:
+        for who in ("course", "peer"):
+            ips = statistics.median(r[f"{who}_images_per_s"])
+            gflops = r["flops_per_image"] * ips / 1e9
+            out.append({"kind": r["kind"], "step": who, "images/s": ips, "GFLOP/s": gflops,
+                        "share of matmul rate": gflops / matmul,
+                        "ceiling images/s": matmul * 1e9 / r["flops_per_image"]})
+    return out

@@ -76,6 +76,11 @@ class Profile:
     # Keras verbosity for fit(): 0 silent, 2 one line per epoch.
     verbose: int = 2
     default_batch: int = 128
+    # Wall-time budget of each chapter in seconds, keyed by the notebook's slug (its file stem
+    # without the number), for a run from an empty artifacts/ folder; the results page lists it.
+    chapter_seconds: Mapping[str, int] = field(default_factory=lambda: _ro({}))
+    # Budget of the whole book from scratch in seconds (None: no promise).
+    book_seconds: int | None = None
 
     def _get(self, table: Mapping[str, int], kind: str, what: str) -> int:
         try:
@@ -98,10 +103,21 @@ class Profile:
         """Return how many images to generate or evaluate for a purpose (``"fid"``, ``"cas"``...)."""
         return self._get(self.samples_by_kind, kind, "sample")
 
+    def chapter_budget(self, notebook: str | Path) -> int | None:
+        """Return a chapter's wall-time budget in seconds (None when the profile sets none)."""
+        stem = Path(str(notebook)).stem
+        slug = stem.split("_", 1)[1] if stem[:2].isdigit() and "_" in stem else stem
+        return self.chapter_seconds.get(slug)
+
 
 _EPOCH_KINDS = ("cnn", "rnn", "evaluator", "quick_classifier", "gan", "cgan", "vae",
                 "cvae", "vae_short", "vaegan", "cas", "lowdata_generator",
                 "lowdata_classifier", "robust")
+
+# Chapters in book order, by slug (the notebook's file stem without its number).
+_CHAPTER_SLUGS = ("image_preprocessing", "cnn_basics", "gan", "vae", "vae_gan",
+                  "evaluating_generators", "generated_data_classification", "speed_scale_security",
+                  "semi_supervised", "clips_and_volumes")
 
 SMOKE = Profile(
     name="smoke",
@@ -110,11 +126,12 @@ SMOKE = Profile(
     batch_by_kind=_ro({}),
     samples_by_kind=_ro({"fid": 500, "cas": 1000, "grid": 100, "sensitivity": 500,
                          "tstr_real": 600, "rare_per_class": 60, "unlabeled_pool": 300, "test_eval": 500,
-                         "bench_steps": 2, "robust_train": 1000, "fgsm": 300, "vaegan_train": 2000}),
+                         "bench_steps": 2, "bench_runs": 1, "bench_peer_steps": 2, "bench_peer_runs": 2, "robust_train": 1000, "fgsm": 300, "vaegan_train": 2000}),
     max_train=2000,
     n_seeds=1,
     verbose=0,
     default_batch=128,
+    chapter_seconds=_ro({slug: 30 for slug in _CHAPTER_SLUGS}),
 )
 
 CPU = Profile(
@@ -127,11 +144,17 @@ CPU = Profile(
                        "vaegan": 64}),
     samples_by_kind=_ro({"fid": 10000, "cas": 20000, "grid": 100, "sensitivity": 10000,
                          "tstr_real": 10000, "rare_per_class": 1000, "unlabeled_pool": 10000, "test_eval": 10000,
-                         "bench_steps": 4, "robust_train": 6000, "fgsm": 2000, "vaegan_train": 10000}),
+                         "bench_steps": 4, "bench_runs": 3, "bench_peer_steps": 8, "bench_peer_runs": 5, "robust_train": 6000, "fgsm": 2000, "vaegan_train": 10000}),
     max_train=None,
     n_seeds=3,
     verbose=2,
     default_batch=128,
+    # 60 minutes for the book: 35 for chapters 1-8, 15 and 10 for the two chapters that follow.
+    chapter_seconds=_ro({"image_preprocessing": 75, "cnn_basics": 240, "gan": 600, "vae": 330,
+                         "vae_gan": 120, "evaluating_generators": 150,
+                         "generated_data_classification": 405, "speed_scale_security": 180,
+                         "semi_supervised": 900, "clips_and_volumes": 600}),
+    book_seconds=3600,
 )
 
 GPU = Profile(
@@ -144,7 +167,7 @@ GPU = Profile(
     batch_by_kind=_ro({}),
     samples_by_kind=_ro({"fid": 10000, "cas": 55000, "grid": 100, "sensitivity": 10000,
                          "tstr_real": 50000, "rare_per_class": 5000, "unlabeled_pool": 40000, "test_eval": 10000,
-                         "bench_steps": 20, "robust_train": 55000, "fgsm": 10000, "vaegan_train": 55000}),
+                         "bench_steps": 20, "bench_runs": 5, "bench_peer_steps": 20, "bench_peer_runs": 7, "robust_train": 55000, "fgsm": 10000, "vaegan_train": 55000}),
     max_train=None,
     n_seeds=5,
     verbose=2,

@@ -12,7 +12,8 @@ import operator
 from pathlib import Path
 from typing import Any
 
-from .config import ROOT
+from .config import PROFILES, ROOT
+from .errors import ConfigError
 from .files import atomic_write_text
 
 # (chapter file stem, dotted metric path, comparison, target, what it is)
@@ -56,8 +57,11 @@ def _derived(stem: str, rec: dict) -> dict:
 def load_results(profile: str, root: Path = ROOT) -> dict[str, dict]:
     """Return {chapter stem: results record} for a profile's committed results."""
     out = {}
-    for path in sorted((root / "results" / profile).glob("*.json")):
-        out[path.stem] = json.loads(path.read_text())
+    for path in sorted((root / "results" / profile).glob("[0-9]*.json")):
+        try:
+            out[path.stem] = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            raise ConfigError(f"{path}: unreadable results file ({e}); re-run that chapter") from None
     return out
 
 
@@ -69,6 +73,9 @@ def _fmt(v: Any) -> str:
 
 def markdown(profile: str = "cpu", root: Path = ROOT) -> str:
     """Return the Markdown of the results overview for a profile."""
+    if profile not in PROFILES:
+        raise ConfigError(f"unknown profile {profile!r} for the overview; choose one of: "
+                          f"{', '.join(PROFILES)}")
     results = load_results(profile, root)
     lines = [
         "# Results overview",
@@ -100,17 +107,53 @@ def markdown(profile: str = "cpu", root: Path = ROOT) -> str:
         met = ("—" if value is None or target_value is None
                else ("yes" if _OPS[op](value, target_value) else "**no**"))
         lines.append(f"| {stem} | {what} | {_fmt(value)} | {target_text} | {met} |")
-    lines += ["", "## Run facts", "", "| chapter | wall time (s) | date | machine |",
-              "|---|---|---|---|"]
-    for stem, rec in results.items():
-        hw = rec.get("hardware", {})
-        machine = f"{hw.get('cpu_count', '?')} CPU cores" + (
-            f", {len(hw['gpus'])} GPU" if hw.get("gpus") else "")
-        lines.append(f"| {stem} | {_fmt(rec.get('wall_seconds'))} | {rec.get('date', '—')} | "
-                     f"{machine} |")
+    lines += _time_section(profile, results, root)
     lines += ["", "The full metrics of each chapter are in its JSON file and at the end of the "
               "chapter itself.", ""]
     return "\n".join(lines)
+
+
+def _minutes(seconds: float | None) -> str:
+    return "—" if seconds is None else f"{seconds / 60:.1f}"
+
+
+def _time_section(profile: str, results: dict[str, dict], root: Path) -> list[str]:
+    """Return the lines of the time budget: per-chapter time and budget, and the total from scratch."""
+    from .runbook import load_times
+
+    prof = PROFILES[profile]
+    times = load_times(root / "results" / profile)
+    lines = ["", "## Time budget", "",
+             "Wall time of each chapter in its last `make run` (minutes), against its budget. "
+             "\"From scratch\" says whether that run began with an empty `artifacts/` folder, "
+             "so that it also trained every model it loads from earlier chapters.", "",
+             "| chapter | wall time (min) | budget (min) | within | from scratch | date | machine |",
+             "|---|---|---|---|---|---|---|"]
+    stems = sorted(set(results) | set(times["chapters"]))
+    for stem in stems:
+        rec, t = results.get(stem, {}), times["chapters"].get(stem, {})
+        wall = t.get("seconds", rec.get("wall_seconds"))
+        budget = prof.chapter_budget(stem)
+        within = "—" if wall is None or budget is None else ("yes" if wall <= budget else "**no**")
+        scratch = {True: "yes", False: "no"}.get(t.get("from_scratch"), "—")
+        hw = rec.get("hardware", {})
+        machine = f"{hw.get('cpu_count', '?')} CPU cores" + (
+            f", {len(hw['gpus'])} GPU" if hw.get("gpus") else "")
+        lines.append(f"| {stem} | {_minutes(wall)} | {_minutes(budget)} | {within} | {scratch} | "
+                     f"{t.get('date', rec.get('date', '—'))} | {machine} |")
+    full = times.get("from_scratch")
+    book = prof.book_seconds
+    if full:
+        verdict = "" if book is None else (" (within" if full["seconds"] <= book else " (**over**")
+        verdict += "" if book is None else f" the budget of {book / 60:.0f} minutes)"
+        lines += ["", f"**Whole book from scratch:** {full['seconds'] / 60:.1f} minutes on "
+                  f"{full.get('date', '—')}{verdict}, every chapter in book order from an empty "
+                  "`artifacts/` folder.", ""]
+    else:
+        lines += ["", "**Whole book from scratch:** not measured yet (run `make run` with an empty "
+                  f"`artifacts/{profile}/` folder)" + ("" if book is None else
+                  f"; the budget is {book / 60:.0f} minutes") + ".", ""]
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
