@@ -21,7 +21,7 @@ from pathlib import Path
 from .config import ROOT
 from .errors import ConfigError, GenclassError
 from .files import atomic_path, atomic_write_json
-from .nbcheck import STAMP_KEY, code_sha256
+from .nbcheck import STAMP_KEY, code_sha256, outputs_sha256
 
 TEMP_SUFFIX = ".running.ipynb"
 TIMES_FILE = "run_times.json"
@@ -71,6 +71,7 @@ def run_notebook(path: Path | str, profile: str) -> float:
             nb.setdefault("metadata", {})[STAMP_KEY] = {
                 "profile": prof,
                 "code_sha256": code_sha256(nb),
+                "outputs_sha256": outputs_sha256(nb),
                 "wall_seconds": round(wall, 1),
                 "hardware": hardware(),
                 "versions": package_versions(),
