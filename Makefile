@@ -14,7 +14,7 @@ export PYTHONHASHSEED := 0
 .PHONY: help venv data test unit notebooks nbcheck lint book run clean
 
 help:
-	@echo "make test              set up, unit tests, smoke run of every notebook (nbval), nbcheck"
+	@echo "make test              set up, unit tests, smoke run of every notebook (nbval), nbcheck, gluecheck"
 	@echo "make book              set up, build the book into _build/html"
 	@echo "make run PROFILE=cpu   re-execute notebooks in place (NB=notebooks/02_cnn_basics.ipynb for one)"
 
@@ -39,6 +39,7 @@ notebooks: venv data
 
 nbcheck: venv
 	$(BIN)/python -m genclass_utils nbcheck notebooks/
+	$(BIN)/python -m genclass_utils gluecheck notebooks/
 
 lint: venv
 	$(BIN)/ruff check genclass_utils tests
