@@ -27,7 +27,6 @@ import argparse
 import json
 import re
 import sys
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,6 +135,10 @@ def load_allow(path: Path | str | None) -> list[AllowEntry]:
     """Return the allow-list entries in a TOML file (none when path is None or absent)."""
     if path is None or not Path(path).exists():
         return []
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
     try:
         raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as e:
