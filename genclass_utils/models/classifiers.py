@@ -195,6 +195,7 @@ def fit_classifier(model: keras.Model, x: np.ndarray, y: np.ndarray, cfg, epochs
     cbs = training.callbacks(cfg, name or model.name, patience=patience, extra=[timer],
                              early_stopping="val_accuracy" if val_ds is not None else None)
     history = model.fit(train_ds, validation_data=val_ds, epochs=int(epochs), callbacks=cbs,
+                        shuffle=False,  # the dataset shuffles itself; True only makes Keras warn
                         verbose=cfg.verbose if verbose is None else verbose)
     return history, timer.seconds
 
