@@ -41,7 +41,7 @@ def article_cnn(input_shape=(224, 224, 3), n_classes: int = 1000,
     """Return the article's CNN: conv_blocks (the first at stride 1, then stride 2), GAP, softmax.
 
     With the defaults it is the article's 224x224x3, 1000-class network; chapter 2 adapts it to
-    28x28x1 and 10 classes with ``widths=(32, 64, 128)`` (two stride-2 blocks: 28 -> 14 -> 7).
+    28x28x1 and 10 classes through ``cnn`` (five blocks at half width: 28 -> 14 -> 7 -> 4 -> 2).
     """
     inputs = keras.Input(input_shape, name="image")
     x = inputs
