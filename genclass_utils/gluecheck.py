@@ -17,7 +17,8 @@ the allow-list (``notebooks/glue_allow.toml`` by default)::
     text = "0.299 R + 0.587 G + 0.114 B"
     reason = "the ITU-R BT.601 luma weights: a standard's constants, not a measurement"
 
-A number is allowed when it lies inside an occurrence of ``text`` in a markdown cell of that
+It also fails when a glued value is a numpy scalar, whose ``np.float64(0.9)`` text no format
+spec can read. A number is allowed when it lies inside an occurrence of ``text`` in a markdown cell of that
 notebook. Every entry needs a reason, and an entry that matches nothing is reported as stale.
 """
 
@@ -58,6 +59,7 @@ _CODE_DIRECTIVES = {"code", "code-block", "code-cell", "sourcecode", "math", "li
                     "bibliography", "glue:figure", "glue:math", "raw"}
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _EXERCISES = re.compile(r"^exercises?\b", re.I)
+_NUMPY_REPR = re.compile(r"^np\.\w+\(")
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,8 @@ class Finding:
     context: str
 
     def __str__(self) -> str:
+        if self.line == 0:  # a problem in a glued output, not in the markdown
+            return f"{self.notebook}: cell {self.cell} (id {self.cell_id}): {self.context}"
         return (f"{self.notebook}: cell {self.cell} (id {self.cell_id}) line {self.line}: "
                 f"{self.number!r} is not glued: ...{self.context}...")
 
@@ -167,6 +171,14 @@ def check_notebook(path: Path | str, allow: list[AllowEntry] = (),
         raise InputError(f"{path}: cannot read notebook ({e})") from e
     mine = [(i, a) for i, a in enumerate(allow) if a.notebook == path.name]
     findings: list[Finding] = []
+    for n, cell in enumerate(nb.get("cells", [])):
+        for out in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:
+            name = out.get("metadata", {}).get("scrapbook", {}).get("name")
+            text = out.get("data", {}).get("text/plain", "")
+            text = "".join(text) if isinstance(text, list) else text
+            if name and _NUMPY_REPR.match(text):  # format specs cannot parse "np.float64(0.5)"
+                findings.append(Finding(path.name, n, str(cell.get("id", "")), 0, text,
+                                        f"glue({name!r}) got a numpy scalar; glue float(x) or int(x)"))
     exercise_level = 0  # > 0 while inside an Exercises section of that heading level
     for n, cell in enumerate(nb.get("cells", [])):
         if cell.get("cell_type") != "markdown":

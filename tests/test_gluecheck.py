@@ -82,3 +82,16 @@ def test_cli_exit_codes(tmp_path, capsys):
     assert "not a notebook" in capsys.readouterr().err
     with pytest.raises(InputError):
         gluecheck.notebooks_in([str(tmp_path / "missing.txt")])
+
+
+def test_a_glued_numpy_scalar_is_reported(tmp_path):
+    path = _nb(tmp_path, "Accuracy {glue:text}`acc:.1%`.")
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[-1].outputs = [nbformat.v4.new_output(
+        "display_data", data={"text/plain": "np.float64(0.917)"},
+        metadata={"scrapbook": {"name": "acc", "mime_prefix": ""}})]
+    nbformat.write(nb, path)
+    assert "numpy scalar" in str(gluecheck.check_notebook(path)[0])
+    nb.cells[-1].outputs[0]["data"]["text/plain"] = "0.917"
+    nbformat.write(nb, path)
+    assert gluecheck.check_notebook(path) == []
