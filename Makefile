@@ -14,7 +14,7 @@ export PYTHONHASHSEED := 0
 .PHONY: help venv data test unit unit-fast notebooks nbcheck lint book book-test run clean
 
 help:
-	@echo "make test              set up, unit tests, smoke run of every notebook (nbval), nbcheck"
+	@echo "make test              set up, unit tests, smoke run of every notebook (nbval), nbcheck, gluecheck"
 	@echo "make unit-fast         the unit tests not marked slow (seconds)"
 	@echo "make book              set up, build the book into _build/html"
 	@echo "make book-test         open the built book in headless Chromium, offline, check the formulas"
@@ -51,6 +51,7 @@ notebooks: venv data
 
 nbcheck: venv
 	$(BIN)/python -m genclass_utils nbcheck notebooks/
+	$(BIN)/python -m genclass_utils gluecheck notebooks/
 
 lint: venv
 	$(BIN)/ruff check genclass_utils tests

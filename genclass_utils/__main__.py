@@ -11,6 +11,7 @@ from .errors import GenclassError
 COMMANDS = {
     "data": ("genclass_utils.datacli", "check that a dataset's files are present and verified"),
     "nbcheck": ("genclass_utils.nbcheck", "refuse stale or failing notebook outputs"),
+    "gluecheck": ("genclass_utils.gluecheck", "refuse measured numbers in prose not glued from the run"),
     "run": ("genclass_utils.runbook", "execute notebooks in place under a profile"),
     "sample": ("genclass_utils.sampling", "write samples of a saved generator to .npz"),
     "bench": ("genclass_utils.bench", "measure training throughput"),

@@ -89,6 +89,7 @@ def train(cfg, verbose: int | None = None):
     val_ds = data.make_dataset(data.scale(splits.x_val), splits.y_val, batch_size=1000,
                                shuffle=False)
     model.fit(train_ds, validation_data=val_ds, epochs=epochs,
+              shuffle=False,  # the dataset shuffles itself; True only makes Keras warn
               verbose=cfg.verbose if verbose is None else verbose,
               callbacks=training.callbacks(cfg, "evaluator", early_stopping="val_accuracy",
                                            patience=4))

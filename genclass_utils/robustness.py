@@ -71,6 +71,11 @@ def adversarial_model(net, eps: float):
                 loss = self.compute_loss(x=xs, y=ys, y_pred=pred, training=True)
             w = self.net.trainable_weights
             self.optimizer.apply_gradients(zip(tape.gradient(loss, w), w))
+            # compute_loss does not feed fit's loss tracker; without this the history (and
+            # NanGuard, which reads it) sees 0.0 for every step.
+            for metric in self.metrics:
+                if metric.name == "loss":
+                    metric.update_state(loss, sample_weight=tf.shape(xs)[0])
             return self.compute_metrics(xs, ys, pred)
 
     return AdversarialTraining(net, eps)
