@@ -112,3 +112,40 @@ def test_pixel_vae_baseline_shares_the_networks_and_trains():
     generator = V.as_generator(model.decoder)
     images = sampling.generate(generator, 3, as_uint8=False)
     assert images.shape == (3, *SHAPE) and 0.0 <= images.min() and images.max() <= 1.0
+
+
+def test_saved_parts_are_retrained_when_the_arguments_change(tmp_path, monkeypatch):
+    """A model saved with gamma = 0.1 is not silently reused for gamma = 1.0."""
+    from types import SimpleNamespace
+
+    trained = []
+
+    def fake_fit(model, cfg, x, name="vaegan", **kwargs):
+        trained.append(model.gamma)
+        return {"history": {}, "seconds_per_epoch": 0.0, "epochs": 0, "n_train": len(x)}
+
+    monkeypatch.setattr(V, "training_images", lambda cfg, n=None: _batch(4))
+    monkeypatch.setattr(V, "fit", fake_fit)
+    monkeypatch.setattr(V.artifacts, "path_for", lambda cfg, name: tmp_path / f"{name}_toy.keras")
+    monkeypatch.setattr(V, "build_vaegan", lambda shape, seed=0, **kwargs: _model(**kwargs))
+    cfg = SimpleNamespace(seed=0)
+    V.load_or_train_parts(cfg, "vaegan", n_train=4, gamma=0.1)
+    V.load_or_train_parts(cfg, "vaegan", n_train=4, gamma=0.1)  # same arguments: loaded
+    assert trained == [0.1]
+    *_, info = V.load_or_train_parts(cfg, "vaegan", n_train=4, gamma=1.0)
+    assert trained == [0.1, 1.0] and info["config"] == {"n_train": 4, "gamma": 1.0}
+
+
+def test_fit_passes_no_shuffle_flag_to_a_dataset(monkeypatch):
+    """fit trains on a tf.data pipeline that shuffles itself; Keras must not warn about shuffle."""
+    import warnings
+    from types import SimpleNamespace
+
+    from genclass_utils import training
+
+    monkeypatch.setattr(training, "callbacks", lambda cfg, name, extra=(): list(extra))
+    cfg = SimpleNamespace(seed=0, verbose=0, batch_size=lambda kind: 4, epochs=lambda kind: 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        info = V.fit(_model(), cfg, _batch(8), epochs=1)
+    assert info["epochs"] == 1 and info["n_train"] == 8
