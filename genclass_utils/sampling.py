@@ -44,6 +44,23 @@ def cycle_labels(n: int, n_classes: int) -> np.ndarray:
     return (np.arange(n) % n_classes).astype(np.int32)
 
 
+def _run(generator, inputs: list[np.ndarray], batch_size: int) -> np.ndarray:
+    """Return generator(inputs) in inference mode, computed in batches by direct calls.
+
+    Direct calls, not ``predict``: predict traces a new function for every model, and a chapter
+    that samples several generators makes TensorFlow print retracing warnings.
+    """
+    import keras
+
+    n = len(inputs[0])
+    outs = []
+    for i in range(0, n, batch_size):
+        part = [a[i:i + batch_size] for a in inputs]
+        out = generator(part if len(part) > 1 else part[0], training=False)
+        outs.append(keras.ops.convert_to_numpy(out))
+    return np.concatenate(outs)
+
+
 def generate(generator, n: int, labels: np.ndarray | None = None, seed: int = 0,
              batch_size: int = 500, as_uint8: bool = True) -> np.ndarray:
     """Return n images from a generator (uint8 by default), with z ~ N(0, I) drawn from seed."""
@@ -61,11 +78,11 @@ def generate(generator, n: int, labels: np.ndarray | None = None, seed: int = 0,
         k = n_classes(generator)
         labels = check_labels(labels, k if k is not None else np.iinfo(np.int32).max)
         labels = labels.astype(np.int32)
-        out = generator.predict([z, labels], batch_size=batch_size, verbose=0)
+        out = _run(generator, [z, labels], batch_size)
     elif labels is not None:
         raise InputError("this generator is unconditional: it takes no labels")
     else:
-        out = generator.predict(z, batch_size=batch_size, verbose=0)
+        out = _run(generator, [z], batch_size)
     out = np.asarray(out, dtype=np.float32)
     if not np.isfinite(out).all():
         raise InputError("the generator produced NaN or Inf")

@@ -149,3 +149,16 @@ def test_fit_passes_no_shuffle_flag_to_a_dataset(monkeypatch):
         warnings.simplefilter("error")
         info = V.fit(_model(), cfg, _batch(8), epochs=1)
     assert info["epochs"] == 1 and info["n_train"] == 8
+
+
+def test_generate_matches_predict_and_prints_no_retracing_warning(capfd):
+    """sampling.generate runs the generator in batches; the images are those of predict."""
+    gens = [V.build_decoder(SHAPE, LATENT, width=4) for _ in range(6)]
+    z = np.random.default_rng(3).standard_normal((7, LATENT)).astype(np.float32)
+    for g in gens:
+        images = sampling.generate(g, 7, seed=3, batch_size=3, as_uint8=False)
+        assert np.allclose(images, g.predict(z, verbose=0), atol=1e-6)
+    capfd.readouterr()
+    for g in gens:
+        sampling.generate(g, 7, seed=3, batch_size=3)
+    assert "retracing" not in "".join(capfd.readouterr())
