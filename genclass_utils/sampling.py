@@ -99,6 +99,23 @@ def check_size(generator, n: int, as_uint8: bool = True, batch_size: int = 500) 
                          "with different seeds and concatenate or stream them to files")
 
 
+def _run(generator, inputs: list[np.ndarray], batch_size: int) -> np.ndarray:
+    """Return generator(inputs) in inference mode, computed in batches by direct calls.
+
+    Direct calls, not ``predict``: predict traces a new function for every model, and a chapter
+    that samples several generators makes TensorFlow print retracing warnings.
+    """
+    import keras
+
+    n = len(inputs[0])
+    outs = []
+    for i in range(0, n, batch_size):
+        part = [a[i:i + batch_size] for a in inputs]
+        out = generator(part if len(part) > 1 else part[0], training=False)
+        outs.append(keras.ops.convert_to_numpy(out))
+    return np.concatenate(outs)
+
+
 def generate(generator, n: int, labels: np.ndarray | None = None, seed: int = 0,
              batch_size: int = 500, as_uint8: bool = True) -> np.ndarray:
     """Return n images from a generator (uint8 by default), with z ~ N(0, I) drawn from seed.
@@ -131,9 +148,9 @@ def generate(generator, n: int, labels: np.ndarray | None = None, seed: int = 0,
     chunk = batch_size * max(1, 10_000 // batch_size)
     for start in range(0, n, chunk):
         sl = slice(start, min(start + chunk, n))
-        inputs = [z[sl], labels[sl]] if labels is not None else z[sl]
+        inputs = [z[sl], labels[sl]] if labels is not None else [z[sl]]
         try:
-            out = generator.predict(inputs, batch_size=batch_size, verbose=0)
+            out = _run(generator, inputs, batch_size)
         except (ValueError, TypeError) as e:  # Keras refuses the inputs
             raise InputError(f"{getattr(generator, 'name', 'the generator')} refused its "
                              f"inputs: {str(e).splitlines()[0]}") from e

@@ -44,3 +44,21 @@ def test_frechet_rejects_nonfinite(bad):
 def test_frechet_rejects_wrong_shape():
     with pytest.raises(InputError, match="2-D"):
         metrics.frechet_distance(np.ones(10), np.ones((10, 2)))
+
+
+def test_laplacian_variance_ranks_blur_below_sharp_and_checks_input():
+    """A blurred copy of an image scores lower; uint8 and [0, 1] floats give the same score."""
+    from scipy import ndimage
+
+    laplacian_variance = metrics.laplacian_variance
+    rng = np.random.default_rng(0)
+    sharp = (rng.random((5, 28, 28)) > 0.5).astype(np.float64)
+    blurred = np.stack([ndimage.gaussian_filter(im, 1.5) for im in sharp])
+    assert np.all(laplacian_variance(blurred) < laplacian_variance(sharp))
+    u8 = (sharp * 255).astype(np.uint8)[..., None]
+    assert np.allclose(laplacian_variance(u8), laplacian_variance(sharp))
+    assert np.allclose(laplacian_variance(np.full((2, 8, 8), 0.3)), 0.0)
+    with pytest.raises(InputError):
+        laplacian_variance(np.zeros((28, 28)))
+    with pytest.raises(InputError):
+        laplacian_variance(np.full((1, 4, 4), np.nan))

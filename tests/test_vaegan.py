@@ -112,3 +112,53 @@ def test_pixel_vae_baseline_shares_the_networks_and_trains():
     generator = V.as_generator(model.decoder)
     images = sampling.generate(generator, 3, as_uint8=False)
     assert images.shape == (3, *SHAPE) and 0.0 <= images.min() and images.max() <= 1.0
+
+
+def test_saved_parts_are_retrained_when_the_arguments_change(tmp_path, monkeypatch):
+    """A model saved with gamma = 0.1 is not silently reused for gamma = 1.0."""
+    from types import SimpleNamespace
+
+    trained = []
+
+    def fake_fit(model, cfg, x, name="vaegan", **kwargs):
+        trained.append(model.gamma)
+        return {"history": {}, "seconds_per_epoch": 0.0, "epochs": 0, "n_train": len(x)}
+
+    monkeypatch.setattr(V, "training_images", lambda cfg, n=None: _batch(4))
+    monkeypatch.setattr(V, "fit", fake_fit)
+    monkeypatch.setattr(V.artifacts, "path_for", lambda cfg, name: tmp_path / f"{name}_toy.keras")
+    monkeypatch.setattr(V, "build_vaegan", lambda shape, seed=0, **kwargs: _model(**kwargs))
+    cfg = SimpleNamespace(seed=0)
+    V.load_or_train_parts(cfg, "vaegan", n_train=4, gamma=0.1)
+    V.load_or_train_parts(cfg, "vaegan", n_train=4, gamma=0.1)  # same arguments: loaded
+    assert trained == [0.1]
+    *_, info = V.load_or_train_parts(cfg, "vaegan", n_train=4, gamma=1.0)
+    assert trained == [0.1, 1.0] and info["config"] == {"n_train": 4, "gamma": 1.0}
+
+
+def test_fit_passes_no_shuffle_flag_to_a_dataset(monkeypatch):
+    """fit trains on a tf.data pipeline that shuffles itself; Keras must not warn about shuffle."""
+    import warnings
+    from types import SimpleNamespace
+
+    from genclass_utils import training
+
+    monkeypatch.setattr(training, "callbacks", lambda cfg, name, extra=(): list(extra))
+    cfg = SimpleNamespace(seed=0, verbose=0, batch_size=lambda kind: 4, epochs=lambda kind: 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        info = V.fit(_model(), cfg, _batch(8), epochs=1)
+    assert info["epochs"] == 1 and info["n_train"] == 8
+
+
+def test_generate_matches_predict_and_prints_no_retracing_warning(capfd):
+    """sampling.generate runs the generator in batches; the images are those of predict."""
+    gens = [V.build_decoder(SHAPE, LATENT, width=4) for _ in range(6)]
+    z = np.random.default_rng(3).standard_normal((7, LATENT)).astype(np.float32)
+    for g in gens:
+        images = sampling.generate(g, 7, seed=3, batch_size=3, as_uint8=False)
+        assert np.allclose(images, g.predict(z, verbose=0), atol=1e-6)
+    capfd.readouterr()
+    for g in gens:
+        sampling.generate(g, 7, seed=3, batch_size=3)
+    assert "retracing" not in "".join(capfd.readouterr())

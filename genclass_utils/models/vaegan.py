@@ -266,6 +266,7 @@ def fit(model, cfg, x: np.ndarray, kind: str = "vaegan", epochs: int | None = No
     ds = data.make_dataset(x, batch_size=bs, seed=cfg.seed, drop_remainder=True)
     timer = EpochTimer()
     hist = model.fit(ds, epochs=epochs or cfg.epochs(kind), verbose=cfg.verbose,
+                     shuffle=False,  # the dataset shuffles itself
                      callbacks=training.callbacks(cfg, name, extra=[timer]))
     history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
     return {"history": history, "seconds_per_epoch": float(np.mean(timer.seconds)),
@@ -288,20 +289,28 @@ def load_or_train_parts(cfg, variant: str = "vaegan", n_train: int | None = None
 
     They are loaded from artifacts/<profile>/<variant>[_encoder]_<dataset>.keras, or trained on
     the training split (n_train images, default all) and saved. info holds the training history
-    and the seconds per epoch, measured when the model was trained, and is kept beside them.
+    and the seconds per epoch, measured when the model was trained, and is kept beside them,
+    with the arguments it was trained with: a saved model trained with other arguments (another
+    n_train or gamma, say) is retrained, not silently reused.
     """
     dec_path, enc_path, info_path = _paths(cfg, variant)
+    wanted = {"n_train": n_train, **kwargs}
     if not retrain and dec_path.exists() and enc_path.exists() and info_path.exists():
+        info = json.loads(info_path.read_text())
+        saved = info.get("config")
+        if saved is not None and any(saved.get(k) != v for k, v in wanted.items()):
+            print(f"{dec_path.name} was trained with {saved}, not {wanted}: retraining")
+            return load_or_train_parts(cfg, variant, n_train=n_train, retrain=True, **kwargs)
         decoder, encoder = artifacts.load_model(dec_path), artifacts.load_model(enc_path)
         print(f"loaded {variant} (decoder and encoder) from {dec_path.parent.resolve()}")
-        return encoder, decoder, json.loads(info_path.read_text())
+        return encoder, decoder, info
     artifacts.announce_training(variant, cfg)
     x = training_images(cfg, n_train)
     if variant == "vaegan":
         model = build_vaegan(x.shape[1:], seed=cfg.seed, **kwargs)
     else:
         model = build_pixel_vae(x.shape[1:], seed=cfg.seed, **kwargs)
-    info = fit(model, cfg, x, name=variant)
+    info = {**fit(model, cfg, x, name=variant), "config": wanted}
     decoder = model.decoder if variant == "vaegan" else as_generator(model.decoder)
     try:
         artifacts.save_model(decoder, dec_path)
