@@ -511,7 +511,8 @@ def run_auto_labelling(split: LowDataSplit, x_val, y_val, x_test, y_test, fit: F
                        thresholds: Sequence[float] = (0.5, 0.8, 0.9, 0.95, 0.99),
                        generator=None, gen_ratio: float = 1.0, agreement_threshold: float = 0.9,
                        n_classes: int = 10, seed: int = 0,
-                       log: Callable[[str], None] | None = print) -> dict:
+                       log: Callable[[str], None] | None = print,
+                       store=None, review_n: int = 50) -> dict:
     """Return the baseline accuracy and {threshold: {label_precision, kept, accuracy}}.
 
     A classifier trained on the labeled subset labels the unlabeled pool; the images whose top
@@ -519,16 +520,28 @@ def run_auto_labelling(split: LowDataSplit, x_val, y_val, x_test, y_test, fit: F
     Label precision is measured against the pool's hidden labels (never used for training).
     With a generator, generated images are kept only if that first classifier agrees with the
     label they were requested for (probability >= agreement_threshold).
+
+    With ``store`` (the path of a new label-store file), the loop runs through
+    ``genclass_utils.labels.LabelStore``: the labeled images are imported with their labels,
+    the pool without, the first classifier's predictions and the accepted ``auto`` labels are
+    rows of the store, and each retraining reads its training set back from it. The
+    ``review_n`` least confident pool images are then labelled by a simulated reviewer (the
+    pool's hidden labels, as a person would) so that ``out["review"]`` and
+    ``out["agreement"]`` show the review queue and how often auto and human labels agree.
     """
     log = log or (lambda s: None)
     teacher = fit(split.x_labeled, split.y_labeled, x_val, y_val, seed=seed)
     base = scores(teacher, x_test, y_test)["accuracy"]
-    probs = predict_proba(teacher, split.x_unlabeled)
     log(f"labeled only: {base:.4f} (pool of {len(split.x_unlabeled)} unlabeled images)")
     out: dict = {"baseline_accuracy": base, "labeled": int(len(split.y_labeled)),
                  "pool": int(len(split.x_unlabeled)), "thresholds": {}}
+    if store is not None:
+        chosen = _auto_labels_through_store(store, split, teacher, thresholds, n_classes)
+    else:
+        probs = predict_proba(teacher, split.x_unlabeled)
+        chosen = {t: select_confident(probs, t) for t in thresholds}
     for t in thresholds:
-        idx, pseudo = select_confident(probs, t)
+        idx, pseudo = chosen[t]
         prec = label_precision(pseudo, split.y_unlabeled_hidden[idx])
         x = np.concatenate([split.x_labeled, split.x_unlabeled[idx]])
         y = np.concatenate([split.y_labeled, pseudo])
@@ -547,7 +560,73 @@ def run_auto_labelling(split: LowDataSplit, x_val, y_val, x_test, y_test, fit: F
             acc = scores(fit(x, y, x_val, y_val, seed=seed), x_test, y_test)["accuracy"]
             out[name] = {"kept": int(mask.sum()), "accuracy": acc}
             log(f"{name}: kept {int(mask.sum())} of {len(labels)}, accuracy {acc:.4f}")
+    if store is not None:
+        out.update(_review_through_store(store, split, review_n))
+        log(f"review queue: {out['review']['n']} least confident pool images; the first "
+            f"classifier was right on {out['review']['teacher_accuracy']:.4f} of them; auto and "
+            f"human labels agree on {out['agreement']['agree']} of {out['agreement']['n']}")
     return out
+
+
+def _auto_labels_through_store(path, split: LowDataSplit, teacher, thresholds: Sequence[float],
+                               n_classes: int) -> dict[float, tuple[np.ndarray, np.ndarray]]:
+    """Return {threshold: (pool indices, auto labels)} produced by a new label store at path."""
+    from pathlib import Path
+
+    from .labels import LabelStore
+
+    path = Path(path)
+    if path.exists():
+        raise InputError(f"{path} exists; run_auto_labelling starts a new label store "
+                         "(delete the file or choose another path)")
+    st = LabelStore(path, classes=[str(k) for k in range(n_classes)])
+    try:
+        st.add_arrays(split.x_labeled, labels=split.y_labeled, source="labeled")
+        pool_ids = st.add_arrays(split.x_unlabeled, source="pool")
+        st.predict(teacher, name="teacher", progress=False)
+        first = {}  # an image stored twice (identical pixels) maps to its first pool position
+        for j, i in enumerate(pool_ids.tolist()):
+            first.setdefault(i, j)
+        chosen = {}
+        # Highest threshold first: each accept adds the labels between it and the previous one.
+        for t in sorted(thresholds, reverse=True):
+            st.accept(t)
+            cur = st.current_labels(["auto"])
+            keep = [k for k, i in enumerate(cur["image_id"].tolist()) if i in first]
+            idx = np.array([first[i] for i in cur["image_id"][keep].tolist()], dtype=np.int64)
+            chosen[t] = (idx, cur["label"][keep].astype(np.int64))
+    finally:
+        st.close()
+    return chosen
+
+
+def _review_through_store(path, split: LowDataSplit, n: int) -> dict:
+    """Return the review queue of the store at path, labelled by a simulated reviewer."""
+    from .labels import LabelStore
+
+    st = LabelStore(path)
+    try:
+        pool_ids = st.add_arrays(split.x_unlabeled, source="pool")  # known: returns their ids
+        pos = {}
+        for j, i in enumerate(pool_ids.tolist()):
+            pos.setdefault(i, j)
+        # The labeled images were predicted too; the queue a person sees holds pool images only.
+        queue = st.review_queue(n + len(split.y_labeled))
+        queue = {k: (v[[i in pos for i in queue["image_id"].tolist()]][:n] if k != "model" else v)
+                 for k, v in queue.items()}
+        ids = queue["image_id"]
+        truth = np.array([split.y_unlabeled_hidden[pos[i]] for i in ids.tolist()], dtype=np.int64)
+        st.label(ids, truth, source="human", who="reviewer (simulated with the hidden labels)")
+        agreement = st.agreement()
+        review = {"n": int(len(ids)), "images": st.images(ids), "predicted": queue["predicted"],
+                  "confidence": queue["confidence"], "truth": truth,
+                  "teacher_accuracy": float(np.mean(queue["predicted"] == truth)) if len(ids)
+                  else float("nan")}
+        counts = st.counts()
+    finally:
+        st.close()
+    return {"review": review, "agreement": agreement, "store_counts": counts,
+            "store": str(path)}
 
 
 __all__ = [
