@@ -87,6 +87,11 @@ def test_only_the_subset_labels_reach_the_model(scale_to):
     assert not set(seen_u) & (set(sp.idx_labeled) | set(sp.idx_val))
 
 
+def test_unknown_discriminator_body_is_refused():
+    with pytest.raises(InputError):
+        S.discriminator_classifier(body="resnet")
+
+
 def test_paired_dataset_wants_uint8():
     x, y = _indexed_images(3)
     with pytest.raises(InputError):
@@ -95,8 +100,9 @@ def test_paired_dataset_wants_uint8():
 
 # --------------------------------------------------------------------------- semi-supervised GAN
 
-def test_real_probability_matches_direct_computation():
-    d = S.discriminator_classifier((28, 28, 1), K, width=4)
+@pytest.mark.parametrize("body", ["dcgan", "small_cnn"])
+def test_real_probability_matches_direct_computation(body):
+    d = S.discriminator_classifier((28, 28, 1), K, width=4, body=body)
     images = np.random.default_rng(0).uniform(-1, 1, (6, 28, 28, 1)).astype("float32")
     logits = np.asarray(d(images, training=False)[0], np.float64)
     extreme = np.array([[60.0] * K, [-60.0] * K])
@@ -218,3 +224,16 @@ def test_build_m2_default_networks():
     m2 = S.build_m2((28, 28, 1), K, latent_dim=4, hidden=8, classifier_width=4)
     assert m2.classifier.outputs[0].shape[-1] == K and m2.latent_dim == 4
     assert m2.sample(np.arange(K)).shape == (K, 28, 28, 1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("which", ["ssgan", "m2"])
+def test_fit_semisupervised_runs_and_validates(which):
+    x, y = _indexed_images(6)
+    sp = S.semisup_split(x, y, 2, seed=0)
+    model = (S.build_ssgan((28, 28, 1), K, latent_dim=4, g_width=4, d_width=4) if which == "ssgan"
+             else S.build_m2((28, 28, 1), K, latent_dim=2, hidden=8, classifier_width=4))
+    hist, seconds = S.fit_semisupervised(model, sp, steps_per_epoch=2, epochs=2, patience=1,
+                                         labeled_batch=4, unlabeled_batch=8)
+    assert len(seconds) == len(hist["val_accuracy"]) >= 1
+    assert all(0.0 <= a <= 1.0 for a in hist["val_accuracy"])

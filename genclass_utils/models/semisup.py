@@ -127,18 +127,25 @@ def _accuracy(y, logits):
 
 def discriminator_classifier(image_shape=(28, 28, 1), n_classes: int = 10, width: int = 32,
                              dropout: float = 0.3, input_noise: float = 0.3,
-                             name: str = "ssgan_discriminator") -> keras.Model:
+                             body: str = "dcgan", name: str = "ssgan_discriminator") -> keras.Model:
     """Return the K-logit discriminator: image in [-1, 1] -> (class logits, features).
 
-    The body is chapter 3's DCGAN discriminator up to its ``features`` layer; the single
-    real/fake logit is replaced by K class logits. Gaussian noise on the input (training only)
-    keeps the discriminator from fitting the few labelled images exactly.
+    The body is chapter 3's DCGAN discriminator up to its ``features`` layer (``"dcgan"``) or
+    chapter 2's small_cnn up to its ``embedding`` layer (``"small_cnn"``); the single real/fake
+    logit (or the softmax) is replaced by K class logits. Gaussian noise on the input (training
+    only) keeps the discriminator from fitting the few labelled images exactly.
     """
-    body = gan.discriminator_net(image_shape, width=width, dropout=dropout)
-    body = keras.Model(body.inputs, body.get_layer("features").output, name="body")
+    if body == "dcgan":
+        net = gan.discriminator_net(image_shape, width=width, dropout=dropout)
+        net = keras.Model(net.inputs, net.get_layer("features").output, name="body")
+    elif body == "small_cnn":
+        net = classifiers.small_cnn(image_shape, n_classes, width=width)
+        net = keras.Model(net.inputs, net.get_layer("embedding").output, name="body")
+    else:
+        raise InputError(f"unknown discriminator body {body!r}; choose 'dcgan' or 'small_cnn'")
     image = keras.Input(image_shape, name="image")
     h = layers.GaussianNoise(input_noise, name="input_noise")(image) if input_noise else image
-    features = body(h)
+    features = net(h)
     logits = layers.Dense(n_classes, name="class_logits", dtype="float32")(features)
     return keras.Model(image, [logits, features], name=name)
 
@@ -266,12 +273,13 @@ class SemiSupervisedGAN(keras.Model):
 def build_ssgan(image_shape=(28, 28, 1), n_classes: int = 10, seed: int = 0,
                 latent_dim: int = 64, g_width: int = 32, d_width: int = 32,
                 d_lr: float = 1e-3, g_lr: float = 1e-3, unsup_weight: float = 1.0,
-                input_noise: float = 0.3, dropout: float = 0.3) -> SemiSupervisedGAN:
+                input_noise: float = 0.3, dropout: float = 0.3, body: str = "dcgan"
+                ) -> SemiSupervisedGAN:
     """Return a compiled SemiSupervisedGAN (chapter 3's generator, K-logit discriminator), Adam(beta_1=0.5) each."""
     model = SemiSupervisedGAN(
         gan.generator_net(image_shape, latent_dim, width=g_width, name="ssgan_generator"),
         discriminator_classifier(image_shape, n_classes, width=d_width, dropout=dropout,
-                                 input_noise=input_noise),
+                                 input_noise=input_noise, body=body),
         unsup_weight=unsup_weight, seed=seed, name="ssgan")
     model.compile(d_optimizer=keras.optimizers.Adam(d_lr, beta_1=0.5),
                   g_optimizer=keras.optimizers.Adam(g_lr, beta_1=0.5))
@@ -445,3 +453,27 @@ def build_m2(image_shape=(28, 28, 1), n_classes: int = 10, seed: int = 0, latent
                alpha=alpha, seed=seed, name="m2")
     model.compile(optimizer=keras.optimizers.Adam(lr))
     return model
+
+
+def fit_semisupervised(model: SemiSupervisedGAN | M2, split: SemiSupervisedSplit,
+                       steps_per_epoch: int, epochs: int, patience: int | None = None,
+                       labeled_batch: int = 32, unlabeled_batch: int = 64, seed: int = 0,
+                       verbose: int = 0) -> tuple[dict, list[float]]:
+    """Return (history, seconds per epoch) after fitting model on the split's paired batches.
+
+    Validation accuracy on the split's small validation set is measured after every epoch of
+    steps_per_epoch steps; with a patience, early stopping restores the best weights. The
+    unlabelled pool is passed without labels; the validation labels only score.
+    """
+    scale_to = "symmetric" if isinstance(model, SemiSupervisedGAN) else "unit"
+    train = paired_dataset(split.x_labeled, split.y_labeled, split.x_unlabeled, labeled_batch,
+                           unlabeled_batch, seed=seed, scale_to=scale_to)
+    timer = classifiers.EpochTimer()
+    cbs: list = [timer]
+    if patience is not None:
+        cbs.append(keras.callbacks.EarlyStopping("val_accuracy", mode="max", patience=patience,
+                                                 restore_best_weights=True))
+    hist = model.fit(train, steps_per_epoch=int(steps_per_epoch), epochs=int(epochs),
+                     validation_data=validation_dataset(split.x_val, split.y_val, scale_to),
+                     callbacks=cbs, verbose=verbose)
+    return {k: [float(v) for v in vs] for k, vs in hist.history.items()}, timer.seconds
