@@ -175,6 +175,7 @@ class SemiSupervisedGAN(keras.Model):
     f being the discriminator's last hidden layer (averaged over the feature dimension so that
     its scale does not depend on the width). Images are in [-1, 1]. Validation (test_step)
     reports the classifier's accuracy and cross-entropy on (images, labels).
+    Explained in notebooks/09_semi_supervised.ipynb.
     """
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model,
@@ -316,6 +317,7 @@ class M2(keras.Model):
     drawn per (image, class). One optimizer trains all three networks: they share one
     objective. Validation (test_step) reports q(y|x)'s accuracy and cross-entropy and the
     labelled negative ELBO. Not stacked on an M1 encoder: it models the pixels directly.
+    Explained in notebooks/09_semi_supervised.ipynb.
     """
 
     def __init__(self, classifier: keras.Model, encoder: keras.Model, decoder: keras.Model,
