@@ -12,9 +12,11 @@ from __future__ import annotations
 import numpy as np
 
 from . import artifacts, data, training
+from .errors import ArtifactError
 from .evaluator import prepare_images
 
 CODE_LAYER = "code"
+EMBEDDING_LAYER = "code_std"
 
 
 def autoencoder(input_shape=(28, 28, 1), code_dim: int = 64, width: int = 16,
@@ -40,27 +42,50 @@ def autoencoder(input_shape=(28, 28, 1), code_dim: int = 64, width: int = 16,
     return keras.Model(inputs, outputs, name=name)
 
 
+def with_standardised_code(model, images: np.ndarray, batch_size: int = 1000):
+    """Return the autoencoder with a second output, 'code_std': its code standardised on images.
+
+    Each code number gets mean 0 and variance 1 over `images` (the training split), so that no
+    single number dominates a distance and the cubic kernel of KID sees values of order 1.
+    """
+    import keras
+    from keras import layers
+
+    encoder = keras.Model(model.inputs, model.get_layer(CODE_LAYER).output)
+    codes = encoder.predict(prepare_images(images), batch_size=batch_size, verbose=0)
+    norm = layers.Normalization(mean=codes.mean(axis=0), variance=codes.var(axis=0) + 1e-6,
+                                name=EMBEDDING_LAYER)
+    return keras.Model(model.inputs, [model.outputs[0], norm(model.get_layer(CODE_LAYER).output)],
+                       name=model.name)
+
+
 class AutoencoderSpace:
-    """A trained autoencoder with embed (its code) and reconstruct, on uint8 or [0, 1] images."""
+    """A trained autoencoder with embed (its standardised code) and reconstruct, on uint8 or [0, 1] images."""
 
     def __init__(self, model):
         import keras
 
+        names = {layer.name for layer in model.layers}
+        if EMBEDDING_LAYER not in names or CODE_LAYER not in names:
+            raise ArtifactError(f"model {model.name!r} has no layers {CODE_LAYER!r} and "
+                                f"{EMBEDDING_LAYER!r}; build it with autoencoder() and "
+                                "with_standardised_code()")
         self.model = model
         self.channels = int(model.inputs[0].shape[-1])
         self.image_shape = tuple(int(d) for d in model.inputs[0].shape[1:])
-        self.encoder = keras.Model(model.inputs, model.get_layer(CODE_LAYER).output,
+        self.encoder = keras.Model(model.inputs, model.get_layer(EMBEDDING_LAYER).output,
                                    name=f"{model.name}_encoder")
+        self.autoencoder = keras.Model(model.inputs, model.outputs[0], name=f"{model.name}_redraw")
 
     def embed(self, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
-        """Return the code (N, code_dim) of each image."""
+        """Return the standardised code (N, code_dim) of each image."""
         x = prepare_images(images, self.channels, self.image_shape)
         return self.encoder.predict(x, batch_size=batch_size, verbose=0)
 
     def reconstruct(self, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
         """Return the autoencoder's reconstructions in [0, 1], shaped like the images."""
         x = prepare_images(images, self.channels, self.image_shape)
-        return self.model.predict(x, batch_size=batch_size, verbose=0)
+        return self.autoencoder.predict(x, batch_size=batch_size, verbose=0)
 
     def reconstruction_error(self, images: np.ndarray) -> float:
         """Return the mean squared pixel error of the reconstructions (pixels in [0, 1])."""
@@ -69,7 +94,7 @@ class AutoencoderSpace:
 
 
 def train(cfg, verbose: int | None = None):
-    """Return an autoencoder trained on cfg.dataset's train split (mean squared error; val for stopping)."""
+    """Return an autoencoder trained on cfg.dataset's train split (mean squared error; val for stopping), code standardised."""
     import keras
 
     splits = data.load_splits(cfg)
@@ -82,7 +107,7 @@ def train(cfg, verbose: int | None = None):
               epochs=cfg.epochs("autoencoder"), verbose=cfg.verbose if verbose is None else verbose,
               callbacks=training.callbacks(cfg, "autoencoder", early_stopping="val_loss",
                                            patience=2))
-    return model
+    return with_standardised_code(model, splits.x_train)
 
 
 def load_or_train(dataset: str, cfg) -> AutoencoderSpace:

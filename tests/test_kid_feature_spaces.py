@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from genclass_utils import artifacts, feature_spaces, metrics
-from genclass_utils.errors import InputError
+from genclass_utils.errors import ArtifactError, InputError
 
 
 def cloud(n, d=8, shift=0.0, seed=0):
@@ -80,19 +80,26 @@ def test_kid_rejects_mismatched_features():
 
 
 def test_autoencoder_space_embeds_and_round_trips_through_artifacts(tmp_path):
-    model = feature_spaces.autoencoder((28, 28, 1), code_dim=8, width=4)
-    images = np.random.default_rng(0).integers(0, 256, (5, 28, 28, 1), dtype=np.uint8)
+    images = np.random.default_rng(0).integers(0, 256, (50, 28, 28, 1), dtype=np.uint8)
+    model = feature_spaces.with_standardised_code(
+        feature_spaces.autoencoder((28, 28, 1), code_dim=8, width=4), images)
     space = feature_spaces.AutoencoderSpace(model)
     codes = space.embed(images)
-    assert codes.shape == (5, 8)
-    assert space.reconstruct(images).shape == (5, 28, 28, 1)
+    assert codes.shape == (50, 8)
+    np.testing.assert_allclose(codes.mean(axis=0), 0.0, atol=1e-3)
+    np.testing.assert_allclose(codes.std(axis=0), 1.0, atol=1e-2)
+    assert space.reconstruct(images).shape == (50, 28, 28, 1)
     assert 0.0 < space.reconstruction_error(images) < 1.0
     path = artifacts.save_model(model, tmp_path / "autoencoder_x.keras")
     again = feature_spaces.AutoencoderSpace(artifacts.load_model(path))
     np.testing.assert_allclose(again.embed(images), codes, rtol=1e-5, atol=1e-6)
 
 
-def test_autoencoder_space_refuses_wrong_images():
-    space = feature_spaces.AutoencoderSpace(feature_spaces.autoencoder(code_dim=4, width=4))
+def test_autoencoder_space_refuses_wrong_images_and_unstandardised_models():
+    images = np.zeros((4, 28, 28, 1), dtype=np.uint8)
+    bare = feature_spaces.autoencoder(code_dim=4, width=4)
+    with pytest.raises(ArtifactError, match="code_std"):
+        feature_spaces.AutoencoderSpace(bare)
+    space = feature_spaces.AutoencoderSpace(feature_spaces.with_standardised_code(bare, images))
     with pytest.raises(InputError):
         space.embed(np.zeros((3, 32, 32, 1), dtype=np.uint8))
