@@ -112,7 +112,7 @@ class Profile:
 
 _EPOCH_KINDS = ("cnn", "rnn", "evaluator", "quick_classifier", "gan", "cgan", "vae",
                 "cvae", "vae_short", "vaegan", "cas", "lowdata_generator",
-                "lowdata_classifier", "robust")
+                "lowdata_classifier", "robust", "autoencoder")
 
 # Chapters in book order, by slug (the notebook's file stem without its number).
 _CHAPTER_SLUGS = ("image_preprocessing", "cnn_basics", "gan", "vae", "vae_gan",
@@ -139,9 +139,10 @@ CPU = Profile(
     description="the committed reference run on 2 CPU cores",
     epochs_by_kind=_ro({"cnn": 10, "rnn": 4, "evaluator": 10, "quick_classifier": 3,
                         "gan": 4, "cgan": 4, "vae": 4, "cvae": 8, "vae_short": 2, "vaegan": 8,
-                        "cas": 5, "lowdata_generator": 60, "lowdata_classifier": 40, "robust": 2}),
+                        "cas": 5, "lowdata_generator": 60, "lowdata_classifier": 40, "robust": 2,
+                        "autoencoder": 2}),
     batch_by_kind=_ro({"gan": 128, "cgan": 128, "vae": 128, "cvae": 128, "vae_short": 128,
-                       "vaegan": 64}),
+                       "vaegan": 64, "autoencoder": 256}),
     samples_by_kind=_ro({"fid": 10000, "cas": 20000, "grid": 100, "sensitivity": 10000,
                          "tstr_real": 10000, "rare_per_class": 1000, "unlabeled_pool": 10000, "test_eval": 10000,
                          "bench_steps": 4, "bench_runs": 3, "bench_peer_steps": 8, "bench_peer_runs": 5, "robust_train": 6000, "fgsm": 2000, "vaegan_train": 10000}),
@@ -163,7 +164,7 @@ GPU = Profile(
     epochs_by_kind=_ro({"cnn": 30, "rnn": 15, "evaluator": 30, "quick_classifier": 5,
                         "gan": 40, "cgan": 50, "vae": 40, "cvae": 50, "vae_short": 10, "vaegan": 40,
                         "cas": 20, "lowdata_generator": 200, "lowdata_classifier": 100,
-                        "robust": 5}),
+                        "robust": 5, "autoencoder": 10}),
     batch_by_kind=_ro({}),
     samples_by_kind=_ro({"fid": 10000, "cas": 55000, "grid": 100, "sensitivity": 10000,
                          "tstr_real": 50000, "rare_per_class": 5000, "unlabeled_pool": 40000, "test_eval": 10000,
