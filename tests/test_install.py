@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 CHAPTER = "01_image_preprocessing"  # the fastest chapter in the smoke profile: no training
 # Set to True once `python -m genclass_utils.firstcell` has been run on the chapters: from then on
 # every chapter must start with the canonical first cell (strict: forgetting to flip it fails).
-FIRST_CELL_APPLIED = False
+FIRST_CELL_APPLIED = True
 
 
 # ----------------------------------------------------------------------------- the first cell
