@@ -25,6 +25,16 @@ TARGETS: list[tuple[str, str, str, float, str]] = [
     ("05_vae_gan", "vaegan_fid", "<", "05_vae_gan:vae_fid", "VAE-GAN FID below the VAE's"),
     ("06_evaluating_generators", "best_conditional_cas", ">=", 0.80,
      "best conditional generator's CAS"),
+    ("06_evaluating_generators", "generators.cgan.recall", ">=", 0.4,
+     "cGAN recall (evaluator space, k = 3)"),
+    ("06_evaluating_generators", "generators.cgan.precision", ">=", 0.8,
+     "cGAN precision (evaluator space, k = 3)"),
+    ("06_evaluating_generators", "generators.vaegan.fd.evaluator", "<",
+     "06_evaluating_generators:generators.vae.fd.evaluator",
+     "VAE-GAN Fréchet distance below the VAE's, evaluator space"),
+    ("06_evaluating_generators", "generators.vaegan.fd.autoencoder", "<",
+     "06_evaluating_generators:generators.vae.fd.autoencoder",
+     "VAE-GAN Fréchet distance below the VAE's, autoencoder space"),
     ("07_generated_data_classification", "best_synthetic_only", ">=", 0.80,
      "best synthetic-only accuracy"),
 ]
@@ -107,10 +117,38 @@ def markdown(profile: str = "cpu", root: Path = ROOT) -> str:
         met = ("—" if value is None or target_value is None
                else ("yes" if _OPS[op](value, target_value) else "**no**"))
         lines.append(f"| {stem} | {what} | {_fmt(value)} | {target_text} | {met} |")
+    lines += _spaces_section(results)
     lines += _time_section(profile, results, root)
     lines += ["", "The full metrics of each chapter are in its JSON file and at the end of the "
               "chapter itself.", ""]
     return "\n".join(lines)
+
+
+SPACES = ("evaluator", "autoencoder")
+
+
+def _spaces_section(results: dict[str, dict]) -> list[str]:
+    """Return the table of each generator's Fréchet distance and KID in both feature spaces."""
+    rec = results.get("06_evaluating_generators")
+    m = (rec or {}).get("metrics", {})
+    rows = [("real (test images)", m.get("real", {}))] + list(m.get("generators", {}).items())
+    rows = [(name, r) for name, r in rows if isinstance(r.get("fd"), dict)]
+    if not rows:
+        return []
+    head = " | ".join(f"FD {s} | KID {s} (± se)" for s in SPACES)
+    lines = ["", "## Generators in two feature spaces", "",
+             "Chapter 6's Fréchet distance (FD) and kernel distance (KID, with its standard error) "
+             "in the evaluator's features (trained to classify) and in an autoencoder's code "
+             "(trained without labels). Lower is closer to the real test images.", "",
+             f"| generator | {head} |", "|---" * (1 + 2 * len(SPACES)) + "|"]
+    for name, r in rows:
+        cells = []
+        for sp in SPACES:
+            kid, se = r.get("kid", {}).get(sp), r.get("kid_se", {}).get(sp)
+            cells += [_fmt(r["fd"].get(sp)),
+                      "—" if kid is None else f"{kid:.4g} ± {_fmt(se)}"]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def _minutes(seconds: float | None) -> str:

@@ -23,3 +23,22 @@ def test_targets_met_and_missed(tmp_path):
     assert "| yes |" in rows["VAE-GAN FID below the VAE's"] and "9" in rows["VAE-GAN FID below the VAE's"]
     assert "0.82" in rows["best synthetic-only accuracy"]
     assert "not run yet" in rows["cGAN samples recognised as their class"]
+
+
+def test_two_feature_spaces_table_and_their_targets(tmp_path):
+    gens = {"vae": {"fd": {"evaluator": 400.0, "autoencoder": 30.0},
+                    "kid": {"evaluator": 0.5, "autoencoder": 0.03},
+                    "kid_se": {"evaluator": 0.01, "autoencoder": 0.002}},
+            "vaegan": {"fd": {"evaluator": 300.0, "autoencoder": 40.0},
+                       "kid": {"evaluator": 0.4, "autoencoder": 0.05},
+                       "kid_se": {"evaluator": 0.01, "autoencoder": 0.003}},
+            "cgan": {"precision": 0.9, "recall": 0.2}}
+    _write(tmp_path, "06_evaluating_generators", {"generators": gens})
+    page = overview.markdown("cpu", tmp_path)
+    rows = {line.split("|")[2].strip(): line for line in page.splitlines() if line.startswith("| 0")}
+    assert "| yes |" in rows["VAE-GAN Fréchet distance below the VAE's, evaluator space"]
+    assert "**no**" in rows["VAE-GAN Fréchet distance below the VAE's, autoencoder space"]
+    assert "**no**" in rows["cGAN recall (evaluator space, k = 3)"]
+    assert "| yes |" in rows["cGAN precision (evaluator space, k = 3)"]
+    table = page.split("## Generators in two feature spaces")[1]
+    assert "| vaegan | 300 | 0.4 ± 0.01 | 40 | 0.05 ± 0.003 |" in table
