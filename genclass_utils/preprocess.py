@@ -136,7 +136,8 @@ def foreground_mask(image: np.ndarray, threshold: float | str = "otsu",
     if min_size > 0:
         from skimage.morphology import remove_small_objects
 
-        mask = remove_small_objects(mask, max_size=min_size - 1)  # drops blobs < min_size
+        # 8-connectivity, as connected_components counts the regions.
+        mask = remove_small_objects(mask, max_size=min_size - 1, connectivity=2)  # blobs < min_size
     return mask
 
 
