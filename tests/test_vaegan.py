@@ -128,7 +128,7 @@ def test_saved_parts_are_retrained_when_the_arguments_change(tmp_path, monkeypat
     monkeypatch.setattr(V, "fit", fake_fit)
     monkeypatch.setattr(V.artifacts, "path_for", lambda cfg, name: tmp_path / f"{name}_toy.keras")
     monkeypatch.setattr(V, "build_vaegan", lambda shape, seed=0, **kwargs: _model(**kwargs))
-    cfg = SimpleNamespace(seed=0)
+    cfg = SimpleNamespace(seed=0, artifacts_dir=tmp_path)
     V.load_or_train_parts(cfg, "vaegan", n_train=4, gamma=0.1)
     V.load_or_train_parts(cfg, "vaegan", n_train=4, gamma=0.1)  # same arguments: loaded
     assert trained == [0.1]

@@ -7,7 +7,8 @@ Three networks, three losses, three optimizers:
 
 - encoder       <- L_prior + L_llike^{Dis_l}
 - decoder       <- gamma * L_llike^{Dis_l} + L_GAN (non-saturating form)
-- discriminator <- L_GAN (real images against reconstructions and decoded prior samples)
+- discriminator <- -L_GAN, i.e. it maximises L_GAN (real images against reconstructions and
+                   decoded prior samples)
 
 The decoder is saved under THE GENERATOR CONTRACT: a Functional model z -> images in [0, 1].
 """
@@ -306,6 +307,7 @@ def load_or_train_parts(cfg, variant: str = "vaegan", n_train: int | None = None
         return encoder, decoder, info
     artifacts.announce_training(variant, cfg)
     x = training_images(cfg, n_train)
+    keras.utils.set_random_seed(cfg.seed)  # same initial weights as any build seeded alike
     if variant == "vaegan":
         model = build_vaegan(x.shape[1:], seed=cfg.seed, **kwargs)
     else:
@@ -322,13 +324,14 @@ def load_or_train_parts(cfg, variant: str = "vaegan", n_train: int | None = None
     return model.encoder, decoder, info
 
 
-def load_or_train_vaegan(cfg, n_train: int | None = None) -> keras.Model:
+def load_or_train_vaegan(cfg, n_train: int | None = None, gamma: float = 0.1) -> keras.Model:
     """Return the VAE-GAN's decoder (z -> images in [0, 1]), loading or training it.
 
-    n_train defaults to the profile's cfg.samples("vaegan_train") training images.
+    n_train defaults to the profile's cfg.samples("vaegan_train") training images. A saved
+    model trained with another gamma (chapter 5's exercise 1, say) is retrained, not reused.
     """
     n = cfg.samples("vaegan_train") if n_train is None else n_train
-    return load_or_train_parts(cfg, "vaegan", n_train=n)[1]
+    return load_or_train_parts(cfg, "vaegan", n_train=n, gamma=gamma)[1]
 
 
 def reconstruct(encoder, decoder, images: np.ndarray, batch_size: int = 500) -> np.ndarray:
