@@ -51,7 +51,7 @@ def settings(quick: bool = False) -> list[Setting]:
 # --------------------------------------------------------------------------- models
 
 def cnn_factory(input_shape=(28, 28, 1), n_classes: int = 10):
-    """Return the chapter-2 CNN, uncompiled (the evaluator's architecture at width 16)."""
+    """Return classifiers.small_cnn (chapter 2's kind, no batch normalisation, width 32), uncompiled."""
     from .models import classifiers
 
     if hasattr(classifiers, "small_cnn"):
@@ -444,7 +444,7 @@ def compare_peers(x: np.ndarray, kinds: tuple[str, ...] = ("gan", "vae"), batch:
 
 
 def ceiling_shares(rows: list[dict], matmul: float) -> list[dict]:
-    """Return, per peer row, each step's GFLOP/s as a share of the measured matmul rate (a ceiling)."""
+    """Return, per peer row, each step's GFLOP/s as a share of the measured matmul rate (a reference)."""
     if not (isinstance(matmul, (int, float)) and matmul > 0):
         raise ConfigError(f"the matmul rate must be a positive number of GFLOP/s; got {matmul!r}")
     out = []
