@@ -49,7 +49,10 @@ def test_every_chapter_starts_with_the_first_cell(path):
 
 def test_apply_inserts_once_after_the_title_and_keeps_the_rest(tmp_path):
     nb_path = tmp_path / f"{CHAPTER}.ipynb"
-    shutil.copy(REPO / "notebooks" / f"{CHAPTER}.ipynb", nb_path)
+    chapter = nbformat.read(REPO / "notebooks" / f"{CHAPTER}.ipynb", as_version=4)
+    # Start from the chapter without the cell, as it was before the cell existed.
+    chapter.cells = [c for c in chapter.cells if c.get("id") != firstcell.CELL_ID]
+    nbformat.write(chapter, nb_path)
     before = nbformat.read(nb_path, as_version=4)
     assert firstcell.apply(nb_path) is True
     after_once = nb_path.read_text()
