@@ -35,14 +35,31 @@ def _profile_name(cfg) -> str:
     return getattr(getattr(cfg, "profile", None), "name", "this")
 
 
-def chapter_seconds(cfg, chapter: str) -> float | None:
-    """Return the wall time of the chapter's last recorded run in this profile, or None."""
+def _results_folders(cfg) -> list[Path]:
     folders = [Path(d) for d in (getattr(cfg, "results_dir", None),) if d is not None]
     if hasattr(cfg, "root"):
         folders.append(Path(cfg.root) / "results" / _profile_name(cfg))
+    return folders
+
+
+def chapter_seconds(cfg, chapter: str) -> tuple[float, bool] | None:
+    """Return (wall time, trained from scratch) of the chapter's last recorded run, or None.
+
+    A run recorded in run_times.json as starting from an empty artifacts folder is preferred: it
+    trained the chapter's own models, which is what the caller is about to do. Otherwise the wall
+    time in the chapter's results file, whose run may have loaded saved models.
+    """
+    folders = _results_folders(cfg)
     for folder in folders:
         try:
-            return float(json.loads((folder / f"{chapter}.json").read_text())["wall_seconds"])
+            entry = json.loads((folder / "run_times.json").read_text())["chapters"][chapter]
+            if entry.get("from_scratch") is True:
+                return float(entry["seconds"]), True
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue
+    for folder in folders:
+        try:
+            return float(json.loads((folder / f"{chapter}.json").read_text())["wall_seconds"]), False
         except (OSError, ValueError, KeyError, TypeError):
             continue
     return None
@@ -58,10 +75,16 @@ def training_notice(name: str, cfg) -> str:
     if chapter is None:
         return f"training {name} now ({profile} profile)"
     number = int(chapter[:2])
-    seconds = chapter_seconds(cfg, chapter)
-    took = (f"in the {profile} profile that whole chapter took about {_duration(seconds)}"
-            if seconds is not None else
-            f"no run of that chapter in the {profile} profile is recorded here, so no time estimate")
+    recorded = chapter_seconds(cfg, chapter)
+    if recorded is None:
+        took = f"no run of that chapter in the {profile} profile is recorded here, so no time estimate"
+    elif recorded[1]:
+        took = (f"the last recorded {profile}-profile run of that whole chapter, training its "
+                f"models from scratch, took about {_duration(recorded[0])}")
+    else:
+        took = (f"the last recorded {profile}-profile run of that whole chapter took about "
+                f"{_duration(recorded[0])}, but it may have loaded saved models, so training "
+                "can take longer")
     return (f"training {name} now: it is chapter {number}'s model (notebooks/{chapter}.ipynb), "
             f"not found in {Path(cfg.artifacts_dir).resolve()}; {took}. Later runs load it.")
 
