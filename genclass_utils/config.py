@@ -213,10 +213,11 @@ def precision_scope(cfg: RunConfig) -> Iterator[str]:
     """
     import keras
 
+    policy = getattr(cfg, "precision", "float32")
     before = keras.mixed_precision.global_policy().name
-    keras.mixed_precision.set_global_policy(cfg.precision)
+    keras.mixed_precision.set_global_policy(policy)
     try:
-        yield cfg.precision
+        yield policy
     finally:
         keras.mixed_precision.set_global_policy(before)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import artifacts, data, training
+from .config import precision_scope
 from .errors import InputError
 from .models.classifiers import augmentation, evaluator_cnn
 
@@ -76,11 +77,13 @@ def train(cfg, verbose: int | None = None):
 
     splits = data.load_splits(cfg)
     n_classes = data.num_classes(cfg.dataset)
-    model = evaluator_cnn(data.image_shape(cfg.dataset), n_classes)
+    with precision_scope(cfg):  # mixed_float16 in the gpu profile on a GPU, else float32
+        model = evaluator_cnn(data.image_shape(cfg.dataset), n_classes)
     epochs = cfg.epochs("evaluator")
     bs = cfg.batch_size("evaluator")
     steps = epochs * int(np.ceil(len(splits.y_train) / bs))
     schedule = keras.optimizers.schedules.CosineDecay(2e-3, decay_steps=max(steps, 1))
+    # A model built under mixed_float16 gets a LossScaleOptimizer from compile() itself.
     model.compile(optimizer=keras.optimizers.Adam(schedule),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     augment = augmentation(cfg.dataset, cfg.seed)  # horizontal flips: free on CPU

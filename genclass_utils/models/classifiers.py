@@ -13,6 +13,7 @@ import keras
 import numpy as np
 from keras import layers
 
+from ..config import precision_scope
 from ..errors import InputError
 
 
@@ -51,7 +52,7 @@ def article_cnn(input_shape=(224, 224, 3), n_classes: int = 1000,
     x = layers.GlobalAveragePooling2D(name="gap")(x)
     if dropout:
         x = layers.Dropout(dropout, name="drop")(x)
-    outputs = layers.Dense(n_classes, activation="softmax", name="probs")(x)
+    outputs = layers.Dense(n_classes, activation="softmax", name="probs", dtype="float32")(x)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -84,7 +85,7 @@ def small_cnn(input_shape=(28, 28, 1), n_classes: int = 10, width: int = 32,
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dropout(0.3, name="drop")(x)
     x = layers.Dense(128, activation="relu", name="embedding")(x)
-    outputs = layers.Dense(n_classes, activation="softmax", name="probs")(x)
+    outputs = layers.Dense(n_classes, activation="softmax", name="probs", dtype="float32")(x)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -98,7 +99,7 @@ def rnn_classifier(input_shape=(28, 28, 1), n_classes: int = 10, units: int = 12
     inputs = keras.Input(input_shape, name="image")
     x = layers.Reshape((h, w * c), name="rows")(inputs)
     x = cells[cell](units, name=cell)(x)
-    outputs = layers.Dense(n_classes, activation="softmax", name="probs")(x)
+    outputs = layers.Dense(n_classes, activation="softmax", name="probs", dtype="float32")(x)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -118,9 +119,10 @@ def evaluator_cnn(input_shape=(28, 28, 1), n_classes: int = 10, width: int = 32,
             x = layers.MaxPooling2D(name=f"block{i + 1}_pool")(x)
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dropout(0.3, name="flat_drop")(x)
-    x = layers.Dense(embedding_dim, activation="relu", name="embedding")(x)
+    # float32 even under mixed precision: the Fréchet distance needs full-precision features.
+    x = layers.Dense(embedding_dim, activation="relu", name="embedding", dtype="float32")(x)
     x = layers.Dropout(0.3, name="head_drop")(x)
-    outputs = layers.Dense(n_classes, activation="softmax", name="probs")(x)
+    outputs = layers.Dense(n_classes, activation="softmax", name="probs", dtype="float32")(x)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -213,7 +215,8 @@ def train_classifier(x: np.ndarray, y: np.ndarray, cfg, epochs: int,
     x = as_unit(x)
     if model is None:
         k = int(n_classes or (int(np.max(y)) + 1))
-        model = small_cnn(x.shape[1:], k)
+        with precision_scope(cfg):  # mixed_float16 in the gpu profile on a GPU, else float32
+            model = small_cnn(x.shape[1:], k)
     fit_classifier(model, x, y, cfg, epochs, x_val=x_val, y_val=y_val,
                    batch_size=min(batch_size, len(x)), lr=lr, verbose=verbose)
     return model
