@@ -1,6 +1,6 @@
 """Training throughput (images per second) of the course's models under different settings.
 
-Explained in notebooks/08_speed_scale_security.ipynb. ``python -m genclass_utils bench
+Explained in notebooks/10_speed_scale_security.ipynb. ``python -m genclass_utils bench
 [--quick] [--out bench.json]`` changes one factor at a time away from the course's default
 (graph mode, ``jit_compile="auto"``, tf.data with cache and prefetch, batch 128, float32) and
 reports the median of several timed runs after a warm-up run. Mixed precision is measured

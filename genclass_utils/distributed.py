@@ -1,6 +1,6 @@
 """Training under a tf.distribute strategy: several devices, several worker processes.
 
-Explained in notebooks/08_speed_scale_security.ipynb. The same training code runs on one
+Explained in notebooks/10_speed_scale_security.ipynb. The same training code runs on one
 device, on several devices of one machine (``MirroredStrategy``) and on several machines
 (``MultiWorkerMirroredStrategy``); only the strategy, the global batch size and the learning
 rate change.

@@ -1,6 +1,6 @@
 """Hardening, measured: code-carrying model files, tampered data, bad inputs, adversarial images.
 
-Explained in notebooks/08_speed_scale_security.ipynb. FGSM is the fast gradient sign method of
+Explained in notebooks/10_speed_scale_security.ipynb. FGSM is the fast gradient sign method of
 Goodfellow et al. (2015): x' = clip(x + eps * sign(grad_x loss(f(x), y)), 0, 1).
 """
 
