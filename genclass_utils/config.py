@@ -142,7 +142,7 @@ CPU = Profile(
     epochs_by_kind=_ro({"cnn": 10, "rnn": 4, "evaluator": 10, "quick_classifier": 3,
                         "gan": 4, "cgan": 4, "vae": 4, "cvae": 8, "vae_short": 2, "vaegan": 8,
                         "cas": 5, "lowdata_generator": 60, "lowdata_classifier": 40, "robust": 2,
-                        "autoencoder": 2, "ssl_gan": 10, "m2": 10}),
+                        "autoencoder": 2, "ssl_gan": 8, "m2": 8}),
     batch_by_kind=_ro({"gan": 128, "cgan": 128, "vae": 128, "cvae": 128, "vae_short": 128,
                        "vaegan": 64, "autoencoder": 256}),
     samples_by_kind=_ro({"fid": 10000, "cas": 20000, "grid": 100, "sensitivity": 10000,
