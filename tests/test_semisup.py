@@ -100,7 +100,7 @@ def test_paired_dataset_wants_uint8():
 
 # --------------------------------------------------------------------------- semi-supervised GAN
 
-@pytest.mark.parametrize("body", ["dcgan", "small_cnn"])
+@pytest.mark.parametrize("body", ["dcgan", "small_cnn", "mlp"])
 def test_real_probability_matches_direct_computation(body):
     d = S.discriminator_classifier((28, 28, 1), K, width=4, body=body)
     images = np.random.default_rng(0).uniform(-1, 1, (6, 28, 28, 1)).astype("float32")
@@ -237,3 +237,9 @@ def test_fit_semisupervised_runs_and_validates(which):
                                          labeled_batch=4, unlabeled_batch=8)
     assert len(seconds) == len(hist["val_accuracy"]) >= 1
     assert all(0.0 <= a <= 1.0 for a in hist["val_accuracy"])
+
+
+def test_gan_samples_are_images_in_unit_range():
+    gan, *_ = _tiny_gan()
+    x = gan.sample(5)
+    assert x.shape == (5, 28, 28, 1) and x.min() >= 0.0 and x.max() <= 1.0

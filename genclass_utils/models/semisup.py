@@ -1,6 +1,6 @@
 """Semi-supervised classifiers built on generative models: the K-logit GAN and the VAE M2.
 
-Explained in notebooks/09_semi_supervised.ipynb. Both learn from a few labelled images and a
+Explained in notebooks/08_semi_supervised.ipynb. Both learn from a few labelled images and a
 large pool of unlabelled ones; both are trained on batches ``((x_l, y_l), x_u)`` from
 ``paired_dataset`` and validated on ``(x, y)`` batches. The data path (``semisup_split``) draws
 the labelled subset, a validation set of the same size per class, and an unlabelled pool that
@@ -127,11 +127,14 @@ def _accuracy(y, logits):
 
 def discriminator_classifier(image_shape=(28, 28, 1), n_classes: int = 10, width: int = 32,
                              dropout: float = 0.3, input_noise: float = 0.3,
-                             body: str = "dcgan", name: str = "ssgan_discriminator") -> keras.Model:
+                             body: str = "dcgan", mlp_widths=(500, 250, 250),
+                             hidden_noise: float = 0.5,
+                             name: str = "ssgan_discriminator") -> keras.Model:
     """Return the K-logit discriminator: image in [-1, 1] -> (class logits, features).
 
     The body is chapter 3's DCGAN discriminator up to its ``features`` layer (``"dcgan"``) or
-    chapter 2's small_cnn up to its ``embedding`` layer (``"small_cnn"``); the single real/fake
+    chapter 2's small_cnn up to its ``embedding`` layer (``"small_cnn"``), or Salimans et al.'s
+    MLP with Gaussian noise before every dense layer (``"mlp"``); the single real/fake
     logit (or the softmax) is replaced by K class logits. Gaussian noise on the input (training
     only) keeps the discriminator from fitting the few labelled images exactly.
     """
@@ -141,13 +144,31 @@ def discriminator_classifier(image_shape=(28, 28, 1), n_classes: int = 10, width
     elif body == "small_cnn":
         net = classifiers.small_cnn(image_shape, n_classes, width=width)
         net = keras.Model(net.inputs, net.get_layer("embedding").output, name="body")
+    elif body == "mlp":
+        net = mlp_body(image_shape, widths=mlp_widths, hidden_noise=hidden_noise)
     else:
-        raise InputError(f"unknown discriminator body {body!r}; choose 'dcgan' or 'small_cnn'")
+        raise InputError(f"unknown discriminator body {body!r}; choose 'dcgan', 'small_cnn' or 'mlp'")
     image = keras.Input(image_shape, name="image")
     h = layers.GaussianNoise(input_noise, name="input_noise")(image) if input_noise else image
     features = net(h)
     logits = layers.Dense(n_classes, name="class_logits", dtype="float32")(features)
     return keras.Model(image, [logits, features], name=name)
+
+
+def mlp_body(image_shape=(28, 28, 1), widths=(500, 250, 250), hidden_noise: float = 0.5,
+             name: str = "body") -> keras.Model:
+    """Return Salimans et al.'s MLP discriminator body: image -> features, noise before each layer.
+
+    Gaussian noise of std hidden_noise (training only) on every hidden layer's input is the
+    regulariser they used on MNIST; their weight normalisation is left out (Keras has none).
+    """
+    image = keras.Input(image_shape, name="image")
+    h = layers.Flatten(name="flatten")(image)
+    for i, w in enumerate(widths):
+        if i and hidden_noise:
+            h = layers.GaussianNoise(hidden_noise, name=f"noise{i}")(h)
+        h = layers.Dense(int(w), activation="relu", name=f"dense{i + 1}")(h)
+    return keras.Model(image, h, name=name)
 
 
 def log_real_probability(logits):
@@ -175,7 +196,7 @@ class SemiSupervisedGAN(keras.Model):
     f being the discriminator's last hidden layer (averaged over the feature dimension so that
     its scale does not depend on the width). Images are in [-1, 1]. Validation (test_step)
     reports the classifier's accuracy and cross-entropy on (images, labels).
-    Explained in notebooks/09_semi_supervised.ipynb.
+    Explained in notebooks/08_semi_supervised.ipynb.
     """
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model,
@@ -251,6 +272,11 @@ class SemiSupervisedGAN(keras.Model):
         self.trackers["accuracy"].update_state(_accuracy(y, logits))
         return {k: self.trackers[k].result() for k in ("sup_loss", "accuracy")}
 
+    def sample(self, n: int) -> np.ndarray:
+        """Return n generated images in [0, 1] (the generator in inference mode)."""
+        fake = self.generator(self._noise(int(n)), training=False)
+        return (np.asarray(fake, np.float32) + 1.0) / 2.0
+
     def classifier(self) -> keras.Model:
         """Return the discriminator as a classifier: images in [0, 1] -> class probabilities."""
         image = keras.Input(self.discriminator.inputs[0].shape[1:], name="image")
@@ -274,13 +300,14 @@ class SemiSupervisedGAN(keras.Model):
 def build_ssgan(image_shape=(28, 28, 1), n_classes: int = 10, seed: int = 0,
                 latent_dim: int = 64, g_width: int = 32, d_width: int = 32,
                 d_lr: float = 1e-3, g_lr: float = 1e-3, unsup_weight: float = 1.0,
-                input_noise: float = 0.3, dropout: float = 0.3, body: str = "dcgan"
-                ) -> SemiSupervisedGAN:
+                input_noise: float = 0.3, dropout: float = 0.3, body: str = "dcgan",
+                mlp_widths=(500, 250, 250), hidden_noise: float = 0.5) -> SemiSupervisedGAN:
     """Return a compiled SemiSupervisedGAN (chapter 3's generator, K-logit discriminator), Adam(beta_1=0.5) each."""
     model = SemiSupervisedGAN(
         gan.generator_net(image_shape, latent_dim, width=g_width, name="ssgan_generator"),
         discriminator_classifier(image_shape, n_classes, width=d_width, dropout=dropout,
-                                 input_noise=input_noise, body=body),
+                                 input_noise=input_noise, body=body, mlp_widths=mlp_widths,
+                                 hidden_noise=hidden_noise),
         unsup_weight=unsup_weight, seed=seed, name="ssgan")
     model.compile(d_optimizer=keras.optimizers.Adam(d_lr, beta_1=0.5),
                   g_optimizer=keras.optimizers.Adam(g_lr, beta_1=0.5))
@@ -317,7 +344,7 @@ class M2(keras.Model):
     drawn per (image, class). One optimizer trains all three networks: they share one
     objective. Validation (test_step) reports q(y|x)'s accuracy and cross-entropy and the
     labelled negative ELBO. Not stacked on an M1 encoder: it models the pixels directly.
-    Explained in notebooks/09_semi_supervised.ipynb.
+    Explained in notebooks/08_semi_supervised.ipynb.
     """
 
     def __init__(self, classifier: keras.Model, encoder: keras.Model, decoder: keras.Model,

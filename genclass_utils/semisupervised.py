@@ -1,0 +1,197 @@
+"""Semi-supervised experiments: few labels, many unlabelled images (explained in
+notebooks/08_semi_supervised.ipynb).
+
+One study, :func:`run_study`, takes *methods*: callables ``method(split, seed) -> classifier``
+that see a :class:`~genclass_utils.models.semisup.SemiSupervisedSplit` only (the labelled
+subset, its small validation set and the unlabelled pool, which carries no labels). The study
+scores each returned classifier once on the test split; no method ever receives test images.
+The method factories below build the chapter's six methods: four baselines at the same labels
+(supervised, supervised + classical augmentation, pseudo-labelling, cVAE-generated images) and
+two generative semi-supervised classifiers (the K-logit GAN and M2).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+
+from . import experiments as ex
+from .errors import InputError
+
+Method = Callable[..., Callable[[np.ndarray], np.ndarray]]
+
+BASELINES = ("supervised", "supervised+classical", "pseudo_label", "cvae_generated")
+GENERATIVE = ("ssgan", "m2")
+
+
+def _predictor(model) -> Callable[[np.ndarray], np.ndarray]:
+    """Return predict(uint8 images) -> class labels for a Keras classifier of [0, 1] images."""
+    def predict(x: np.ndarray) -> np.ndarray:
+        return ex.predict_proba(model, x).argmax(axis=1)
+
+    return predict
+
+
+# --------------------------------------------------------------------------- baselines
+
+def _fit_for(fit: ex.Fit | Mapping[int, ex.Fit], split) -> ex.Fit:
+    """Return the trainer for this split's size (fit may map labels per class to trainers)."""
+    if isinstance(fit, Mapping):
+        if split.n_per_class not in fit:
+            raise InputError(f"no trainer for {split.n_per_class} labels per class; "
+                             f"have {sorted(fit)}")
+        return fit[split.n_per_class]
+    return fit
+
+
+def supervised(fit: ex.Fit | Mapping[int, ex.Fit], augment: bool = False) -> Method:
+    """Return a method that trains fit on the labelled subset only (early stopping on the small validation set)."""
+    def method(split, seed: int = 0):
+        aug = ex.classical_augmentation(seed) if augment else None
+        model = _fit_for(fit, split)(split.x_labeled, split.y_labeled, split.x_val, split.y_val, seed=seed,
+                    augment=aug)
+        return _predictor(model)
+
+    return method
+
+
+def pseudo_label(fit: ex.Fit | Mapping[int, ex.Fit], threshold: float = 0.9, pool: int | None = None,
+                 max_per_class: int | None = None) -> Method:
+    """Return a method that self-trains: labelled-only teacher, confident pool labels, retrain.
+
+    The teacher labels (a random sample of ``pool`` images of) the unlabelled pool; images whose
+    top probability is at least threshold keep their predicted label (at most max_per_class of
+    the most confident per class, so one easy class does not swamp the rest); a fresh classifier
+    is trained on the labelled subset plus those pseudo-labelled images, with the same budget.
+    """
+    def method(split, seed: int = 0):
+        fit_n = _fit_for(fit, split)
+        teacher = fit_n(split.x_labeled, split.y_labeled, split.x_val, split.y_val, seed=seed)
+        x_u = split.x_unlabeled
+        if pool is not None and pool < len(x_u):
+            x_u = x_u[np.random.default_rng(seed).choice(len(x_u), pool, replace=False)]
+        probs = ex.predict_proba(teacher, x_u)
+        idx, lab = ex.select_confident(probs, threshold)
+        if max_per_class is not None:
+            conf = probs[idx].max(axis=1)
+            keep = [idx_c[np.argsort(-conf_c)[:max_per_class]]
+                    for c in np.unique(lab)
+                    for idx_c, conf_c in [(np.arange(len(idx))[lab == c], conf[lab == c])]]
+            keep = np.sort(np.concatenate(keep)) if keep else np.zeros(0, np.int64)
+            idx, lab = idx[keep], lab[keep]
+        x, y, _ = ex.mix(split.x_labeled, split.y_labeled, x_u[idx], lab, seed=seed)
+        model = fit_n(x, y, split.x_val, split.y_val, seed=seed)
+        return _predictor(model)
+
+    return method
+
+
+def cvae_generated(fit: ex.Fit | Mapping[int, ex.Fit], train_generator: Callable, n_classes: int,
+                   ratio: float = 1.0) -> Method:
+    """Return a method: a cVAE trained on the labelled subset only, ratio generated images per real one added."""
+    def method(split, seed: int = 0):
+        sampler = ex.as_sampler(train_generator(split.x_labeled, split.y_labeled, seed))
+        x, y, _ = ex.mix_with_generated(split.x_labeled, split.y_labeled, sampler, ratio,
+                                        n_classes, seed=seed)
+        return _predictor(_fit_for(fit, split)(x, y, split.x_val, split.y_val, seed=seed))
+
+    return method
+
+
+# --------------------------------------------------------------------------- generative SSL
+
+def generative(build: Callable[[int], object], steps_per_epoch: int, epochs: int,
+               patience: int | None, labeled_batch: int, unlabeled_batch: int,
+               on_model: Callable[[object, object, int], None] | None = None) -> Method:
+    """Return a method that fits build(seed) (a SemiSupervisedGAN or M2) with fit_semisupervised.
+
+    Early stopping watches the accuracy on the split's small validation set and restores the
+    best weights; ``on_model(model, split, seed)`` sees each trained model (to show samples).
+    """
+    from .models import semisup
+
+    def method(split, seed: int = 0):
+        import keras
+
+        keras.utils.set_random_seed(seed)
+        model = build(seed)
+        semisup.fit_semisupervised(model, split, steps_per_epoch, epochs, patience=patience,
+                                   labeled_batch=labeled_batch, unlabeled_batch=unlabeled_batch,
+                                   seed=seed)
+        if on_model is not None:
+            on_model(model, split, seed)
+        if isinstance(model, semisup.SemiSupervisedGAN):
+            return _predictor(model.classifier())  # [0, 1] images -> class probabilities
+        return _predictor(model.classifier)  # q(y|x)'s logits: the same argmax
+
+    return method
+
+
+# --------------------------------------------------------------------------- the study
+
+def run_study(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
+              methods: Mapping[str, Method], sizes: Sequence[int] = (10, 50, 100),
+              n_seeds: int = 3, seed: int = 0, seeds_for: Mapping[str, int] | None = None,
+              log: Callable[[str], None] | None = print) -> dict:
+    """Return {"accuracy": {method: {n: mean_std}}, "seconds": {method: {n: [s]}}} over sizes and seeds.
+
+    For every n and seed: ``semisup_split(x_train, y_train, n, seed)`` (n labelled and n
+    validation images per class, the rest unlabelled); every method trains on that split and
+    the classifier it returns is scored once on (x_test, y_test). ``seeds_for`` may give a
+    method fewer seeds than n_seeds (the first ones), to fit a budget.
+    """
+    from .models import semisup
+
+    log = log or (lambda s: None)
+    seeds_for = dict(seeds_for or {})
+    unknown = set(seeds_for) - set(methods)
+    if unknown:
+        raise InputError(f"seeds_for names unknown methods: {', '.join(sorted(unknown))}")
+    acc: dict[str, dict[int, list[float]]] = {m: {} for m in methods}
+    secs: dict[str, dict[int, list[float]]] = {m: {} for m in methods}
+    for n in sizes:
+        for k in range(n_seeds):
+            s = seed + k
+            split = semisup.semisup_split(x_train, y_train, int(n), seed=s)
+            line = []
+            for name, method in methods.items():
+                if k >= seeds_for.get(name, n_seeds):
+                    continue
+                t0 = time.perf_counter()
+                predict = method(split, s)
+                secs[name].setdefault(int(n), []).append(time.perf_counter() - t0)
+                a = float(np.mean(predict(x_test) == np.asarray(y_test)))
+                acc[name].setdefault(int(n), []).append(a)
+                line.append(f"{name}={a:.3f} ({secs[name][int(n)][-1]:.0f}s)")
+            log(f"n={n} seed={s}: " + ", ".join(line))
+    return {"accuracy": {m: {n: ex.mean_std(v) for n, v in r.items()} for m, r in acc.items()},
+            "seconds": secs}
+
+
+def gain_at(accuracy: Mapping[str, Mapping[int, Mapping]], generative_methods: Sequence[str] = GENERATIVE,
+            baselines: Sequence[str] = BASELINES) -> dict[int, dict]:
+    """Return {n: best generative minus best baseline mean, the two winners and the spread of the difference}.
+
+    The spread is sqrt(s_a^2 + s_b^2) from the two standard deviations over seeds; the verdict
+    is "above"/"below" only when the gain is outside it and both have at least two seeds,
+    otherwise "within the noise".
+    """
+    out = {}
+    sizes = sorted({n for m in accuracy.values() for n in m})
+    for n in sizes:
+        gen = [m for m in generative_methods if n in accuracy.get(m, {})]
+        base = [m for m in baselines if n in accuracy.get(m, {})]
+        if not gen or not base:
+            continue
+        g = max(gen, key=lambda m: accuracy[m][n]["mean"])
+        b = max(base, key=lambda m: accuracy[m][n]["mean"])
+        a_g, a_b = accuracy[g][n], accuracy[b][n]
+        d = a_g["mean"] - a_b["mean"]
+        spread = float(np.hypot(a_g["std"], a_b["std"]))
+        enough = min(a_g["n_seeds"], a_b["n_seeds"]) >= 2
+        verdict = ("above" if d > 0 else "below") if enough and abs(d) > spread else "within the noise"
+        out[int(n)] = {"gain": float(d), "spread": spread, "best_generative": g,
+                       "best_baseline": b, "verdict": verdict}
+    return out
