@@ -8,6 +8,7 @@ interrupted write never leaves a file the loader would pick up. Models are loade
 from __future__ import annotations
 
 import json
+import os
 import warnings
 import zipfile
 from collections.abc import Callable
@@ -93,6 +94,8 @@ def load_model(path: Path | str, compile: bool = False):
     """Return the Keras model stored at path, loaded with safe_mode=True, or raise ArtifactError."""
     import keras
 
+    if not isinstance(path, (str, os.PathLike)):
+        raise ArtifactError(f"a model is named by its file path; got {type(path).__name__}")
     path = Path(path)
     if not path.is_file():
         raise ArtifactError(f"model file not found: {path}")
