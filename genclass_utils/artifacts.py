@@ -92,8 +92,6 @@ def save_model(model, path: Path | str) -> Path:
 
 def load_model(path: Path | str, compile: bool = False):
     """Return the Keras model stored at path, loaded with safe_mode=True, or raise ArtifactError."""
-    import keras
-
     if not isinstance(path, (str, os.PathLike)):
         raise ArtifactError(f"a model is named by its file path; got {type(path).__name__}")
     path = Path(path)
@@ -101,6 +99,8 @@ def load_model(path: Path | str, compile: bool = False):
         raise ArtifactError(f"model file not found: {path}")
     if path.suffix != ".keras" or not zipfile.is_zipfile(path):
         raise ArtifactError(f"{path} is not a Keras .keras model file (corrupt or foreign)")
+    import keras  # after the checks: a wrong path fails without loading TensorFlow
+
     try:
         return keras.saving.load_model(path, compile=compile, safe_mode=True)
     except ValueError as e:
