@@ -377,3 +377,32 @@ def test_predict_over_mixed_sizes_is_one_error_and_leaves_no_model_row(tmp_path)
     store.close()
     with sqlite3.connect(tmp_path / "s.sqlite") as c:
         assert c.execute("SELECT COUNT(*) FROM models").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".json"])
+def test_review_export_on_a_full_disk_leaves_nothing(tmp_path, monkeypatch, suffix):
+    import errno
+
+    from genclass_utils.labels import exchange
+
+    store = LabelStore(tmp_path / "s.sqlite", classes=["a", "b"])
+    ids = store.add_arrays(np.arange(3 * 16, dtype=np.uint8).reshape(3, 4, 4, 1))
+    queue = {"image_id": ids, "sha256": np.array(["h"] * 3), "source": np.array(["x"] * 3),
+             "predicted": np.zeros(3, np.int64), "confidence": np.full(3, 0.5), "model": "m"}
+    real, calls = exchange.atomic_write_text, []
+
+    def full_after_one(dest, text):
+        calls.append(dest)
+        if len(calls) > 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(dest, text)
+    monkeypatch.setattr(exchange, "atomic_write_text", full_after_one)
+    if suffix == ".csv":
+        monkeypatch.setattr(exchange, "atomic_write_text", lambda d, t: (_ for _ in ()).throw(
+            OSError(errno.ENOSPC, "No space left on device")))
+    with pytest.raises(StoreError, match="space"):
+        exchange.write_review(store, tmp_path / f"review{suffix}", queue)
+    store.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.sqlite"]
+    with pytest.raises(InputError, match=">= 1"):
+        LabelStore(tmp_path / "s.sqlite").history(-1)

@@ -87,8 +87,9 @@ def model_fingerprint(model) -> str:
 def _ids(values, name: str = "image ids") -> list[int]:
     """Return whole-number ids as Python ints, or raise InputError (no rounding of 1.7)."""
     a = np.asarray(values)
-    if a.ndim != 1 or (a.size and a.dtype.kind not in "iu"):
-        raise InputError(f"{name} must be a 1-D list of whole numbers; got {a.dtype} {a.shape}")
+    if a.ndim != 1 or (a.size and (a.dtype.kind not in "iu" or a.min() < 1)):
+        raise InputError(f"{name} must be a 1-D list of whole numbers >= 1; got {a.dtype} {a.shape}"
+                         + (f" with {a.min()}" if a.size and a.dtype.kind in "iu" else ""))
     return a.astype(np.int64).tolist()
 
 
