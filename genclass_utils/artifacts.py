@@ -90,8 +90,8 @@ def save_model(model, path: Path | str) -> Path:
     return path
 
 
-def load_model(path: Path | str, compile: bool = False):
-    """Return the Keras model stored at path, loaded with safe_mode=True, or raise ArtifactError."""
+def check_model_file(path: Path | str) -> Path:
+    """Return path if it names an existing .keras zip file, else raise ArtifactError (no Keras import)."""
     if not isinstance(path, (str, os.PathLike)):
         raise ArtifactError(f"a model is named by its file path; got {type(path).__name__}")
     path = Path(path)
@@ -99,6 +99,12 @@ def load_model(path: Path | str, compile: bool = False):
         raise ArtifactError(f"model file not found: {path}")
     if path.suffix != ".keras" or not zipfile.is_zipfile(path):
         raise ArtifactError(f"{path} is not a Keras .keras model file (corrupt or foreign)")
+    return path
+
+
+def load_model(path: Path | str, compile: bool = False):
+    """Return the Keras model stored at path, loaded with safe_mode=True, or raise ArtifactError."""
+    path = check_model_file(path)
     import keras  # after the checks: a wrong path fails without loading TensorFlow
 
     try:

@@ -188,8 +188,9 @@ def register_custom_objects() -> None:
 
 def load_generator(path):
     """Return the generator saved at path, checked against the generator contract, or raise ArtifactError."""
-    from .artifacts import load_model
+    from .artifacts import check_model_file, load_model
 
+    check_model_file(path)  # a wrong path fails before TensorFlow is imported
     register_custom_objects()
     model = load_model(path)
     n_in = len(getattr(model, "inputs", None) or [])

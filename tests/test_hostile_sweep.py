@@ -1,7 +1,7 @@
 """Hostile input, third round: the independent sweep's failures, each one refused in one sentence.
 
 Hangs (FIFOs), allocations announced by a header, silent wrong results, foreign exceptions
-and leftovers. Everything here runs without Keras except the last two tests.
+and leftovers. Everything here runs without TensorFlow except the two tests marked slow.
 """
 
 from __future__ import annotations
@@ -353,6 +353,7 @@ def test_sample_creates_no_folder_for_a_model_that_fails_to_load(tmp_path, capsy
     assert not (tmp_path / "new").exists()
 
 
+@pytest.mark.slow  # imports TensorFlow (the test itself is fast)
 def test_generate_refuses_a_model_whose_output_is_not_images():
     import keras
 
@@ -364,6 +365,7 @@ def test_generate_refuses_a_model_whose_output_is_not_images():
         sampling.generate(flat, 3)
 
 
+@pytest.mark.slow  # imports TensorFlow (the test itself is fast)
 def test_predict_over_mixed_sizes_is_one_error_and_leaves_no_model_row(tmp_path):
     import keras
 
