@@ -8,6 +8,7 @@ interrupted write never leaves a file the loader would pick up. Models are loade
 from __future__ import annotations
 
 import json
+import os
 import warnings
 import zipfile
 from collections.abc import Callable
@@ -112,15 +113,23 @@ def save_model(model, path: Path | str) -> Path:
     return path
 
 
-def load_model(path: Path | str, compile: bool = False):
-    """Return the Keras model stored at path, loaded with safe_mode=True, or raise ArtifactError."""
-    import keras
-
+def check_model_file(path: Path | str) -> Path:
+    """Return path if it names an existing .keras zip file, else raise ArtifactError (no Keras import)."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise ArtifactError(f"a model is named by its file path; got {type(path).__name__}")
     path = Path(path)
     if not path.is_file():
         raise ArtifactError(f"model file not found: {path}")
     if path.suffix != ".keras" or not zipfile.is_zipfile(path):
         raise ArtifactError(f"{path} is not a Keras .keras model file (corrupt or foreign)")
+    return path
+
+
+def load_model(path: Path | str, compile: bool = False):
+    """Return the Keras model stored at path, loaded with safe_mode=True, or raise ArtifactError."""
+    path = check_model_file(path)
+    import keras  # after the checks: a wrong path fails without loading TensorFlow
+
     try:
         return keras.saving.load_model(path, compile=compile, safe_mode=True)
     except ValueError as e:

@@ -9,7 +9,6 @@ only where a GPU is present; elsewhere its row says ``skipped``.
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import time
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ConfigError
+from .errors import ConfigError, argument_parser
 
 
 @dataclass(frozen=True)
@@ -115,6 +114,9 @@ def matmul_gflops(n: int = 1024, repeats: int = 5) -> float:
     """Return the measured float32 matmul rate of this machine in GFLOP/s (median of repeats)."""
     import tensorflow as tf
 
+    from .data import check_count
+
+    n, repeats = check_count(n, "n"), check_count(repeats, "repeats")
     a = tf.random.normal((n, n))
     f = tf.function(lambda m: tf.linalg.matmul(m, m))
     f(a).numpy()
@@ -213,6 +215,8 @@ def check_budget(n_images: int, steps: int, runs: int, batch: int) -> None:
 
 def check_writable(path: str | Path) -> Path:
     """Return path if a file can be written there (its folder exists and is writable), else raise ConfigError."""
+    if not isinstance(path, (str, os.PathLike)) or not str(path) or "\x00" in str(path):
+        raise ConfigError(f"output must be a file path; got {path!r:.80}")
     path = Path(path)
     if path.is_dir():
         raise ConfigError(f"output {str(path)!r} is a folder; give a file name such as bench.json")
@@ -258,6 +262,9 @@ def speedup(rows: list[dict], model: str, a: str = "default", b: str = "naive") 
 
 def table_rows(rows: list[dict]) -> list[dict]:
     """Return the rows trimmed for printing."""
+    need = ("model", "name", "batch", "images_per_s", "status")
+    if not all(isinstance(r, dict) and all(k in r for k in need) for r in rows):
+        raise ConfigError(f"rows must be the dicts bench.run returns (with {', '.join(need)})")
     return [{"model": r["model"], "setting": r["name"], "batch": r["batch"],
              "xla": r.get("jit_effective"), "images/s": r["images_per_s"],
              "spread": r.get("spread"), "status": r["status"]}
@@ -269,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     from . import report
     from .files import atomic_write_json
 
-    p = argparse.ArgumentParser(prog="python -m genclass_utils bench",
+    p = argument_parser(prog="python -m genclass_utils bench",
                                 description="measure training throughput (images/s)")
     p.add_argument("--quick", action="store_true", help="fewer settings, steps and runs")
     p.add_argument("--models", default="cnn,gan", help="comma-separated: cnn,gan")

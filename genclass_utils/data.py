@@ -17,6 +17,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import math
 import os
 import tarfile
 import tempfile
@@ -101,6 +102,8 @@ def sha256_file(path: Path | str, chunk: int = 1 << 20) -> str:
 
 def gunzip(path: Path | str) -> bytes:
     """Return the decompressed bytes of a gz file, or raise DataError naming the file."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise InputError(f"gunzip takes a file path; got {type(path).__name__}")
     path = Path(path)
     try:
         with gzip.open(path, "rb") as f:
@@ -114,6 +117,8 @@ def gunzip(path: Path | str) -> bytes:
 
 def parse_idx(raw: bytes, name: str = "<bytes>", expect_ndim: int | None = None) -> np.ndarray:
     """Return the uint8 array stored in IDX bytes, validating magic number and sizes."""
+    if not isinstance(raw, (bytes, bytearray, memoryview)):
+        raise InputError(f"{name}: parse_idx takes the file's bytes; got {type(raw).__name__}")
     if len(raw) < 4:
         raise DataError(f"{name}: too short to be an IDX file ({len(raw)} bytes)")
     zero, dtype_code, ndim = raw[0:2], raw[2], raw[3]
@@ -127,7 +132,7 @@ def parse_idx(raw: bytes, name: str = "<bytes>", expect_ndim: int | None = None)
     if len(raw) < header:
         raise DataError(f"{name}: truncated IDX header")
     dims = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    expected = int(np.prod(dims, dtype=np.int64))
+    expected = math.prod(dims)  # Python ints: a forged header cannot overflow the check
     body = len(raw) - header
     if body != expected:
         raise DataError(f"{name}: IDX header announces dims {dims} ({expected} bytes) "
@@ -387,15 +392,22 @@ def check_count(n, name: str = "n", minimum: int = 1) -> int:
 
 def stratified_take(y: np.ndarray, n: int, seed: int, pool: np.ndarray | None = None
                     ) -> np.ndarray:
-    """Return n indices drawn from pool (default: all) with the class proportions of y."""
+    """Return n indices drawn from pool (default: all) with the class proportions of y.
+
+    When n is at least the pool's size, the whole pool is returned (sorted).
+    """
     from sklearn.model_selection import train_test_split
 
     n, seed = check_count(n, "n"), check_seed(seed)
     y = np.asarray(y)
+    if y.ndim != 1 or y.size == 0:
+        raise InputError(f"y must be a non-empty 1-D array of labels; got shape {y.shape}")
     pool = np.arange(len(y)) if pool is None else np.asarray(pool)
     if pool.ndim != 1 or (pool.size and (not np.issubdtype(pool.dtype, np.integer)
                                          or pool.min() < 0 or pool.max() >= len(y))):
         raise InputError(f"pool must be 1-D indices in 0..{len(y) - 1}")
+    if np.unique(pool).size != pool.size:
+        raise InputError("pool holds an index more than once; the draw would repeat images")
     if n >= len(pool):
         return np.sort(pool)
     classes, counts = np.unique(y[pool], return_counts=True)
@@ -410,6 +422,8 @@ def stratified_take(y: np.ndarray, n: int, seed: int, pool: np.ndarray | None = 
 def train_val_split(x: np.ndarray, y: np.ndarray, n_val: int = 5000, seed: int = 0,
                     max_train: int | None = None) -> Splits:
     """Return a stratified, seeded train/validation split of the official training data."""
+    if not hasattr(x, "__len__") or not hasattr(y, "__len__"):
+        raise InputError(f"train_val_split takes arrays; got {type(x).__name__} and {type(y).__name__}")
     if len(x) != len(y):
         raise InputError(f"train_val_split got {len(x)} images but {len(y)} labels")
     if isinstance(n_val, bool) or not isinstance(n_val, (int, np.integer)) or not 0 < n_val < len(y):
@@ -437,8 +451,8 @@ def labeled_subset(y: np.ndarray, n_per_class: int, seed: int = 0,
     y = np.asarray(y)
     n_per_class = check_count(n_per_class, "n_per_class")
     seed = check_seed(seed)
-    if y.ndim != 1:
-        raise InputError(f"labels must be 1-D; got shape {y.shape}")
+    if y.ndim != 1 or (y.size and y.dtype.kind not in "iu"):
+        raise InputError(f"labels must be 1-D integer class indices; got {y.dtype} {y.shape}")
     allowed = np.ones(len(y), bool)
     if exclude is not None:
         ex = np.asarray(list(exclude) if not isinstance(exclude, np.ndarray) else exclude)
@@ -514,6 +528,8 @@ def check_range(x: np.ndarray, lo: float, hi: float, name: str = "images",
     """Raise InputError unless every value of x lies in [lo, hi] (up to RANGE_TOLERANCE)."""
     if x.size == 0:
         return
+    if np.asarray(x).dtype.kind not in "biuf":
+        raise InputError(f"{name} must hold real numbers; got dtype {np.asarray(x).dtype}")
     mn, mx = float(np.min(x)), float(np.max(x))
     if mn >= lo - RANGE_TOLERANCE and mx <= hi + RANGE_TOLERANCE:
         return
@@ -528,17 +544,19 @@ def check_range(x: np.ndarray, lo: float, hi: float, name: str = "images",
 
 def check_labels(y: np.ndarray, n_classes: int, name: str = "labels") -> np.ndarray:
     """Return y as int64, or raise InputError for non-integers or values outside 0..n_classes-1."""
+    n_classes = check_count(n_classes, "n_classes")
     y = np.asarray(y)
     if y.ndim != 1:
         raise InputError(f"{name} must be 1-D class indices; got shape {y.shape}")
-    if y.size and not np.issubdtype(y.dtype, np.integer):
-        if not np.all(np.equal(np.mod(y, 1), 0)):
+    if y.dtype.kind not in "iuf":  # text, bool, complex and objects are not class indices
+        raise InputError(f"{name} must be integer class indices; got dtype {y.dtype}")
+    if y.size and y.dtype.kind == "f":
+        if not np.isfinite(y).all() or not np.all(np.equal(np.mod(y, 1), 0)):
             raise InputError(f"{name} must be integer class indices; got dtype {y.dtype}")
-    y = y.astype(np.int64)
-    if y.size and (y.min() < 0 or y.max() >= n_classes):
+    if y.size and (y.min() < 0 or y.max() >= n_classes):  # compared before any cast can overflow
         raise InputError(f"{name} out of range: values must lie in 0..{n_classes - 1}, "
-                         f"got {int(y.min())}..{int(y.max())}")
-    return y
+                         f"got {y.min()}..{y.max()}")
+    return y.astype(np.int64)
 
 
 def make_dataset(x: np.ndarray, y: np.ndarray | None = None, batch_size: int = 128,

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
-
 from . import data
+from .errors import argument_parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Check that the dataset is available and print where it was found; return 0 on success."""
-    ap = argparse.ArgumentParser(prog="python -m genclass_utils data")
+    ap = argument_parser(prog="python -m genclass_utils data")
     ap.add_argument("dataset", nargs="?", default="fashion_mnist")
     args = ap.parse_args(argv)
     files = data.find_files(args.dataset)

@@ -51,10 +51,31 @@ class LowDataSplit:
     idx_unlabeled: np.ndarray
 
 
+def _indices(a, name: str) -> np.ndarray:
+    """Return a as a 1-D integer array, or raise InputError."""
+    a = np.asarray(a)
+    if a.ndim != 1 or (a.size and a.dtype.kind not in "iu"):
+        raise InputError(f"{name} must be a 1-D array of integer indices; got {a.dtype} {a.shape}")
+    return a
+
+
+def _same_length(x, y) -> None:
+    if len(x) != len(y):
+        raise InputError(f"x and y must have the same length; got {len(x)} images and {len(y)} labels")
+
+
+def _fraction(value, name: str) -> float:
+    """Return value as a float, or raise InputError for text, None or bool."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+        raise InputError(f"{name} must be a number; got {value!r}")
+    return float(value)
+
+
 def check_disjoint(idx: np.ndarray, forbidden: np.ndarray, what: str = "subset",
                    from_: str = "validation") -> None:
     """Raise DataError when any index of idx is also in forbidden (a leak)."""
-    leak = np.intersect1d(np.asarray(idx), np.asarray(forbidden))
+    idx, forbidden = _indices(idx, "idx"), _indices(forbidden, "forbidden")
+    leak = np.intersect1d(idx, forbidden)
     if leak.size:
         raise DataError(f"{what} contains {leak.size} {from_} image(s) (e.g. index {int(leak[0])}); "
                         "that would leak them into training")
@@ -96,7 +117,12 @@ def small_validation(x_val: np.ndarray, y_val: np.ndarray, n_per_class: int,
     """Return n_per_class validation images per class (fewer if a class has fewer)."""
     from . import data
 
-    n = min(int(n_per_class), int(np.bincount(np.asarray(y_val, np.int64)).min()))
+    y_val = np.asarray(y_val)
+    _same_length(x_val, y_val)
+    if y_val.ndim != 1 or y_val.size == 0 or y_val.dtype.kind not in "iu" or y_val.min() < 0:
+        raise InputError(f"y_val must be non-empty integer class indices >= 0; got {y_val.dtype} "
+                         f"{y_val.shape}")
+    n = min(data.check_count(n_per_class, "n_per_class"), int(np.bincount(y_val).min()))
     idx = data.labeled_subset(y_val, n, seed=seed)
     return x_val[idx], y_val[idx]
 
@@ -105,7 +131,8 @@ def make_imbalanced(x: np.ndarray, y: np.ndarray, rare_class: int, fraction: flo
                     seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Return (x, y) with rare_class cut to round(fraction * its count) images (at least 1)."""
     y = np.asarray(y)
-    if not 0 < fraction <= 1:
+    _same_length(x, y)
+    if not 0 < _fraction(fraction, "fraction") <= 1:
         raise InputError(f"fraction must be in (0, 1], got {fraction}")
     members = np.flatnonzero(y == rare_class)
     if members.size == 0:
@@ -120,6 +147,9 @@ def make_imbalanced(x: np.ndarray, y: np.ndarray, rare_class: int, fraction: flo
 def oversample(x: np.ndarray, y: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Return (x, y) where every class is resampled with replacement up to the largest count."""
     y = np.asarray(y)
+    _same_length(x, y)
+    if y.size == 0:
+        raise InputError("oversample got no images")
     classes, counts = np.unique(y, return_counts=True)
     rng = np.random.default_rng(seed)
     parts = []
@@ -135,6 +165,8 @@ def class_weights(y: np.ndarray) -> dict[int, float]:
     """Return Keras class_weight {class: n / (k * n_class)} (scikit-learn's 'balanced')."""
     from sklearn.utils.class_weight import compute_class_weight
 
+    if np.size(y) == 0:
+        raise InputError("class_weights got no labels")
     classes = np.unique(y)
     w = compute_class_weight("balanced", classes=classes, y=np.asarray(y))
     return {int(c): float(v) for c, v in zip(classes, w)}
@@ -150,11 +182,21 @@ def synthetic_labels(y_real: np.ndarray, ratio: float, n_classes: int,
     balance); ``"uniform"`` asks for every class equally. Counts are exact up to rounding:
     the largest-remainder method makes them sum to the total.
     """
+    from . import data
+    from .sampling import MEMORY_SHARE, available_memory
+
+    ratio = _fraction(ratio, "ratio")
     if ratio < 0 or not math.isfinite(ratio):
         raise InputError(f"ratio must be a finite number >= 0, got {ratio}")
+    n_classes = data.check_count(n_classes, "n_classes")
+    y_real = data.check_labels(y_real, n_classes, "y_real")
     total = int(round(ratio * len(y_real)))
+    # The labels alone are int32; the images they ask for are far larger still.
+    if total >= 2**31 or total * 4 > available_memory() * MEMORY_SHARE:
+        raise InputError(f"ratio {ratio} asks for {total} generated images, more than fit in "
+                         "memory; lower the ratio")
     if balance == "match":
-        share = np.bincount(np.asarray(y_real, np.int64), minlength=n_classes) / max(len(y_real), 1)
+        share = np.bincount(y_real, minlength=n_classes) / max(len(y_real), 1)
     elif balance == "uniform":
         share = np.full(n_classes, 1.0 / n_classes)
     else:
@@ -268,6 +310,11 @@ def make_trainer(build: Callable[[tuple, int], object], n_classes: int, steps: i
 
 def budget_steps(epochs: int, n_images: int, batch_size: int, min_per_epoch: int = 1) -> int:
     """Return epochs * max(min_per_epoch, ceil(n_images / batch_size)) gradient steps."""
+    from .data import check_count
+
+    epochs, n_images = check_count(epochs, "epochs", 0), check_count(n_images, "n_images", 0)
+    batch_size = check_count(batch_size, "batch_size")
+    min_per_epoch = check_count(min_per_epoch, "min_per_epoch", 0)
     per_epoch = math.ceil(max(int(n_images), 1) / int(batch_size))
     return int(epochs) * max(int(min_per_epoch), per_epoch)
 
@@ -349,7 +396,12 @@ def scores(model, x: np.ndarray, y: np.ndarray, rare_class: int | None = None) -
 
 def mean_std(values: Sequence[float]) -> dict[str, float | int]:
     """Return {mean, std, n_seeds, values} (std with ddof=1, 0 for one seed)."""
-    v = np.asarray(values, dtype=np.float64)
+    try:
+        v = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise InputError(f"mean_std needs numbers; got {values!r:.80}") from e
+    if v.ndim != 1 or v.size == 0:
+        raise InputError(f"mean_std needs a non-empty list of numbers; got shape {v.shape}")
     return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
             "n_seeds": int(len(v)), "values": [float(a) for a in v]}
 
@@ -358,10 +410,10 @@ def mean_std(values: Sequence[float]) -> dict[str, float | int]:
 
 def select_confident(probs: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
     """Return (indices, predicted labels) of the rows whose top probability is >= threshold."""
-    probs = np.asarray(probs)
-    if probs.ndim != 2:
-        raise InputError(f"probs must be (N, classes); got {probs.shape}")
-    if not 0 <= threshold <= 1:
+    from .metrics import _check_probs
+
+    probs = _check_probs(probs)
+    if not 0 <= _fraction(threshold, "threshold") <= 1:
         raise InputError(f"threshold must be in [0, 1], got {threshold}")
     idx = np.flatnonzero(probs.max(axis=1) >= threshold)
     return idx, probs[idx].argmax(axis=1).astype(np.int64)
@@ -369,14 +421,23 @@ def select_confident(probs: np.ndarray, threshold: float) -> tuple[np.ndarray, n
 
 def agreeing(probs: np.ndarray, requested: np.ndarray, threshold: float = 0.0) -> np.ndarray:
     """Return a mask of generated images a classifier assigns to their requested label (>= threshold)."""
-    probs = np.asarray(probs)
-    requested = np.asarray(requested)
+    from . import data
+    from .metrics import _check_probs
+
+    probs = _check_probs(probs)
+    requested = data.check_labels(requested, probs.shape[1], "requested")
+    if len(requested) != len(probs):
+        raise InputError(f"requested must have one label per row of probs ({len(probs)}); "
+                         f"got {len(requested)}")
     return (probs.argmax(axis=1) == requested) & (probs[np.arange(len(probs)), requested] >= threshold)
 
 
 def label_precision(pseudo: np.ndarray, truth: np.ndarray) -> float:
     """Return the fraction of pseudo-labels equal to the (hidden) true labels (nan when empty)."""
     pseudo, truth = np.asarray(pseudo), np.asarray(truth)
+    if pseudo.ndim != 1 or pseudo.shape != truth.shape:
+        raise InputError(f"pseudo and truth must be 1-D labels of the same length; got shapes "
+                         f"{pseudo.shape} and {truth.shape}")
     return float(np.mean(pseudo == truth)) if len(pseudo) else float("nan")
 
 

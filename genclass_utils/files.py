@@ -54,12 +54,34 @@ def stale_temps(dest: Path | str) -> list[Path]:
     return stale
 
 
-def check_writable(dest: Path | str) -> Path:
-    """Return dest after checking that a file can be written there, or raise OutputError."""
-    dest = Path(dest)
-    if dest.is_dir():
+def _as_path(dest) -> Path:
+    """Return dest as a Path, or raise InputError for something that names no file."""
+    if not isinstance(dest, (str, os.PathLike)) or not str(dest) or "\x00" in str(dest):
+        raise InputError(f"an output must be a file path; got {dest!r:.80}")
+    return Path(dest)
+
+
+def check_writable(dest: Path | str, create: bool = True) -> Path:
+    """Return dest after checking that a file can be written there, or raise OutputError.
+
+    ``create=False`` only checks that the missing folders could be made (nothing is created),
+    for a command that checks its output before a step that may still fail.
+    """
+    dest = _as_path(dest)
+    try:
+        is_dir = dest.is_dir()
+    except OSError as e:  # a name too long for the file system
+        raise OutputError(f"cannot write {dest}: {e.strerror or e}") from None
+    if is_dir:
         raise OutputError(f"{dest} is an existing folder; give a file name for the output")
     parent = dest.parent
+    if not create:
+        existing = next(a for a in (parent, *parent.parents) if a.exists() or a == Path(a.anchor or "."))
+        if not existing.is_dir():
+            raise OutputError(f"cannot write {dest}: {existing} is not a folder")
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise OutputError(f"cannot write {dest}: the folder {existing} is not writable")
+        return dest
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -115,6 +137,12 @@ def atomic_path(dest: Path | str, suffix: str | None = None) -> Iterator[Path]:
 
 def atomic_write_text(dest: Path | str, text: str) -> Path:
     """Write text to dest atomically and return dest."""
+    if not isinstance(text, str):
+        raise InputError(f"atomic_write_text writes str; got {type(text).__name__}")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:  # checked before anything is written
+        raise InputError(f"cannot write {dest}: the text is not valid Unicode ({e.reason})") from None
     with atomic_path(dest) as tmp:
         tmp.write_text(text)
     return Path(dest)
@@ -123,7 +151,10 @@ def atomic_write_text(dest: Path | str, text: str) -> Path:
 def to_jsonable(obj: Any) -> Any:
     """Return obj with NumPy scalars/arrays turned into Python types and NaN/Inf into None."""
     if isinstance(obj, dict):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
+        out = {str(k): to_jsonable(v) for k, v in obj.items()}
+        if len(out) != len(obj):  # {1: a, "1": b} would silently lose a value
+            raise ValueError(f"two keys have the same text {sorted(map(str, obj))!r:.80}")
+        return out
     if isinstance(obj, (list, tuple)):
         return [to_jsonable(v) for v in obj]
     if isinstance(obj, np.ndarray):
@@ -141,6 +172,9 @@ def atomic_write_json(dest: Path | str, data: Any) -> Path:
     """Write data as indented JSON atomically and return dest (InputError if it is not JSON data)."""
     try:
         text = json.dumps(to_jsonable(data), indent=2, sort_keys=False) + "\n"
+    except RecursionError:
+        raise InputError(f"cannot write {dest} as JSON: the data refers to itself or is nested "
+                         "too deeply") from None
     except (TypeError, ValueError) as e:  # checked before anything is written
         raise InputError(f"cannot write {dest} as JSON: {e} (use numbers, strings, lists and "
                          "dicts)") from None

@@ -24,26 +24,29 @@ notebook. Every entry needs a reason, and an entry that matches nothing is repor
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ConfigError, InputError
+from .errors import ConfigError, InputError, argument_parser
 
 DEFAULT_ALLOW = Path("notebooks") / "glue_allow.toml"
 
 # A decimal with >= 2 digits after the point (thousands separators allowed), or a percentage.
 NUMBER = re.compile(
     r"(?<![\w.,])(?:\d{1,3}(?:,\d{3})+|\d+)\.\d{2,}(?![\w.]*\d)"  # 0.917, 1,234.56; not 2.21.0
-    r"|(?<![\w.,])(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?\s?%"  # 12%, 91.7 %
+    r"|(?<![\w.,])(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?\s?(?:%|per\s?cent\b)"  # 12%, 91.7 percent
+    r"|(?<![\w.,])\d+\.\d+[eE][-+]?\d+\b"  # 1.2e-3: a mantissa with a point is a measurement
     r"|(?<![\w.,])\.\d{2,}(?![\w.]*\d)"  # .917
 )
 # Regions blanked before the search; each match is replaced by spaces of the same length.
+_EXEMPT_ROLES = r"glue(?::\w+)?|cite(?::\w+)?|math|eq|ref|numref|doc|download|term|prf:ref|label"
+# Any other role ({sup}, {abbr}, {sub}) is prose: only its markup is blanked, its text is checked.
+_PROSE_ROLE = re.compile(r"(\{(?!(?:" + _EXEMPT_ROLES + r")\})[\w:-]+\}(`{1,2}))((?:(?!\2).)*?)(\2)", re.S)
 _EXEMPT = [
-    re.compile(r"\{[\w:-]+\}(`{1,2})(?:(?!\1).)*?\1", re.S),  # roles: {glue:text}`k:.1%`, {cite}
+    re.compile(r"\{(?:" + _EXEMPT_ROLES + r")\}(`{1,2})(?:(?!\1).)*?\1", re.S),  # {glue:text}`k:.1%`
     re.compile(r"(`+)(?:(?!\1).)+?\1", re.S),  # inline code
     re.compile(r"\$\$.*?\$\$", re.S),  # display math
     re.compile(r"(?<![\\$])\$(?:\\.|[^$\\])+?\$", re.S),  # inline math
@@ -129,6 +132,8 @@ def _blank_fences(text: str) -> str:
 def prose_only(text: str) -> str:
     """Return markdown with every exempt region blanked out, character offsets preserved."""
     text = _blank_fences(text)
+    for m in list(_PROSE_ROLE.finditer(text)):
+        text = _blank(_blank(text, m.start(4), m.end(4)), m.start(1), m.end(1))
     for pattern in _EXEMPT:
         for m in list(pattern.finditer(text)):
             text = _blank(text, m.start(), m.end())
@@ -139,21 +144,47 @@ def load_allow(path: Path | str | None) -> list[AllowEntry]:
     """Return the allow-list entries in a TOML file (none when path is None or absent)."""
     if path is None or not Path(path).exists():
         return []
+    if not Path(path).is_file():  # a folder or a FIFO would hang or fail on read
+        raise ConfigError(f"{path}: the allow-list must be a regular TOML file")
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
         import tomli as tomllib
     try:
         raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as e:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
         raise ConfigError(f"{path}: unreadable allow-list ({e})") from e
+    items = raw.get("allow", [])
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise ConfigError(f"{path}: 'allow' must be a list of [[allow]] tables")
     entries = []
-    for i, item in enumerate(raw.get("allow", [])):
+    for i, item in enumerate(items):
         missing = [k for k in ("notebook", "text", "reason") if not str(item.get(k, "")).strip()]
         if missing:
             raise ConfigError(f"{path}: allow entry {i + 1} needs {', '.join(missing)}")
         entries.append(AllowEntry(str(item["notebook"]), str(item["text"]), str(item["reason"])))
     return entries
+
+
+def _check_shape(path: Path, nb: object) -> None:
+    """Raise InputError unless nb has the nbformat shape this check reads."""
+    def bad(what: str) -> InputError:
+        return InputError(f"{path}: malformed notebook ({what})")
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells", []), list):
+        raise bad("not a JSON object with a list of cells")
+    for n, cell in enumerate(nb.get("cells", [])):
+        if not isinstance(cell, dict):
+            raise bad(f"cell {n} is not an object")
+        src = cell.get("source", "")
+        if not (isinstance(src, str) or isinstance(src, list) and all(isinstance(s, str) for s in src)):
+            raise bad(f"cell {n}'s source is not text")
+        outs = cell.get("outputs", [])
+        if not isinstance(outs, list) or not all(isinstance(o, dict) for o in outs):
+            raise bad(f"cell {n}'s outputs are not a list of objects")
+        for o in outs:
+            if not isinstance(o.get("metadata", {}), dict) or not isinstance(o.get("data", {}), dict) \
+                    or not isinstance(o.get("metadata", {}).get("scrapbook", {}), dict):
+                raise bad(f"cell {n} has a malformed output")
 
 
 def _source(cell: dict) -> str:
@@ -165,10 +196,13 @@ def check_notebook(path: Path | str, allow: list[AllowEntry] = (),
                    used: set[int] | None = None) -> list[Finding]:
     """Return the un-glued numbers in a notebook's markdown (records matched allow entries)."""
     path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: not a regular file")
     try:
         nb = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
         raise InputError(f"{path}: cannot read notebook ({e})") from e
+    _check_shape(path, nb)
     mine = [(i, a) for i, a in enumerate(allow) if a.notebook == path.name]
     findings: list[Finding] = []
     for n, cell in enumerate(nb.get("cells", [])):
@@ -222,7 +256,8 @@ def notebooks_in(paths: list[str]) -> list[Path]:
     found: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            found += sorted(q for q in p.glob("*.ipynb") if ".ipynb_checkpoints" not in q.parts)
+            found += sorted(q for q in p.glob("*.ipynb")
+                            if ".ipynb_checkpoints" not in q.parts and q.is_file())
         elif p.suffix == ".ipynb" and p.is_file():
             found.append(p)
         else:
@@ -246,13 +281,15 @@ def check(paths: list[str], allow_path: Path | str | None = DEFAULT_ALLOW) -> li
 
 def main(argv: list[str] | None = None) -> int:
     """Print each un-glued number and return 1, or print one line and return 0."""
-    ap = argparse.ArgumentParser(prog="python -m genclass_utils gluecheck",
+    ap = argument_parser(prog="python -m genclass_utils gluecheck",
                                  description="fail on measured numbers in markdown that are "
                                              "not glued from the run")
     ap.add_argument("paths", nargs="*", default=["notebooks"], help="notebooks or folders")
     ap.add_argument("--allow", default=str(DEFAULT_ALLOW),
                     help=f"allow-list TOML (default {DEFAULT_ALLOW})")
     args = ap.parse_args(argv)
+    if not notebooks_in(args.paths):
+        raise InputError(f"no notebook found in {' '.join(args.paths)}")
     problems = check(args.paths, args.allow)
     for p in problems:
         print(p)

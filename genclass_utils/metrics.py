@@ -12,11 +12,23 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 from scipy import linalg
 
+from .data import check_count
 from .errors import InputError
 
 
+def _real_array(x, name: str, kinds: str = "biuf") -> np.ndarray:
+    """Return x as a float64 array, or raise InputError for ragged, text, object or complex input."""
+    try:
+        a = np.asarray(x)
+    except (ValueError, TypeError) as e:
+        raise InputError(f"{name} must be a rectangular array of numbers ({e})") from e
+    if a.dtype.kind not in kinds:
+        raise InputError(f"{name} must hold real numbers; got dtype {a.dtype}")
+    return a.astype(np.float64)
+
+
 def _check_features(f: np.ndarray, name: str) -> np.ndarray:
-    f = np.asarray(f, dtype=np.float64)
+    f = _real_array(f, name)
     if f.ndim != 2:
         raise InputError(f"{name} must be a 2-D array (n_samples, n_features); got shape {f.shape}")
     if f.shape[0] < 2:
@@ -36,6 +48,11 @@ def gaussian_stats(features: np.ndarray, name: str = "features") -> tuple[np.nda
 
 def check_covariance(sigma: np.ndarray, name: str = "sigma") -> None:
     """Raise InputError unless sigma is a symmetric positive semi-definite matrix (up to rounding)."""
+    sigma = _real_array(sigma, name)
+    if sigma.ndim != 2 or sigma.shape[0] != sigma.shape[1] or sigma.size == 0:
+        raise InputError(f"{name} must be a non-empty square matrix; got shape {sigma.shape}")
+    if not np.isfinite(sigma).all():
+        raise InputError(f"{name} contains NaN or Inf")
     scale = max(float(np.abs(sigma).max()), 1e-300)
     if not np.allclose(sigma, sigma.T, rtol=1e-6, atol=1e-9 * scale):
         raise InputError(f"{name} is not symmetric, so it is not a covariance matrix")
@@ -50,8 +67,8 @@ def frechet_distance_from_stats(mu1, sigma1, mu2, sigma2) -> float:
 
     d^2 = ||mu1 - mu2||^2 + Tr(S1 + S2 - 2 (S1 S2)^{1/2})   (Heusel et al. 2017)
     """
-    mu1, mu2 = np.atleast_1d(np.asarray(mu1, np.float64)), np.atleast_1d(np.asarray(mu2, np.float64))
-    s1, s2 = np.atleast_2d(np.asarray(sigma1, np.float64)), np.atleast_2d(np.asarray(sigma2, np.float64))
+    mu1, mu2 = np.atleast_1d(_real_array(mu1, "mu1")), np.atleast_1d(_real_array(mu2, "mu2"))
+    s1, s2 = np.atleast_2d(_real_array(sigma1, "sigma1")), np.atleast_2d(_real_array(sigma2, "sigma2"))
     d = mu1.shape[0]
     if mu1.ndim != 1 or mu1.shape != mu2.shape or s1.shape != (d, d) or s2.shape != (d, d):
         raise InputError(f"statistics do not match: means {mu1.shape} and {mu2.shape}, "
@@ -108,9 +125,11 @@ def inside_manifold(query: np.ndarray, reference: np.ndarray, radii: np.ndarray,
     from sklearn.metrics import pairwise_distances_chunked
 
     q, r = _pair(query, reference, "query", "reference")
-    radii = np.asarray(radii, dtype=np.float64)
+    radii = _real_array(radii, "radii")
     if radii.shape != (len(r),):
         raise InputError(f"radii must have shape ({len(r)},); got {radii.shape}")
+    if not np.isfinite(radii).all() or radii.min() < 0:
+        raise InputError("radii must be finite distances >= 0 (use knn_radii)")
     # Chunks of query rows keep a 10k x 10k comparison within `working_memory` MiB.
     tol = 1e-6 * max(float(radii.max()), 1.0)  # distance of a point to its own copy is ~0, not 0
     inside = [(d <= radii[None, :] + tol).any(axis=1)
@@ -135,7 +154,7 @@ def precision_recall(real_features: np.ndarray, fake_features: np.ndarray, k: in
 # --------------------------------------------------------------------------- label checks, coverage
 
 def _check_probs(probs: np.ndarray) -> np.ndarray:
-    p = np.asarray(probs, dtype=np.float64)
+    p = _real_array(probs, "probs")
     if p.ndim != 2 or p.shape[1] < 2 or p.shape[0] < 1:
         raise InputError(f"probs must be a non-empty 2-D array (n_images, n_classes >= 2); "
                          f"got shape {p.shape}")
@@ -293,9 +312,10 @@ def memorisation_check(generated_features: np.ndarray, train_features: np.ndarra
     usually lies. A generator that copies its training images puts many generated images below
     the low `quantile` of those distances.
     """
-    if not 0 < quantile < 1:
+    if isinstance(quantile, bool) or not isinstance(quantile, (int, float, np.number)) \
+            or not 0 < quantile < 1:
         raise InputError(f"quantile must lie in (0, 1); got {quantile}")
-    d_test = np.asarray(test_distance, dtype=np.float64)
+    d_test = _real_array(test_distance, "test_distance")
     if d_test.ndim != 1 or d_test.size == 0 or not np.isfinite(d_test).all():
         raise InputError("test_distance must be a non-empty 1-D array of finite distances")
     d_gen, i_gen = nearest_neighbours(generated_features, train_features)
@@ -318,16 +338,15 @@ def sample_size_sensitivity(metric: Callable[[np.ndarray, np.ndarray], float | M
     distance is biased upwards at small n, so only numbers computed on the same n compare.
     """
     real, fake = _pair(real_features, fake_features, "real_features", "fake_features")
+    repeats = check_count(repeats, "repeats")
+    sizes = [check_count(n, "each sample size", minimum=2) for n in sizes]
     rng = np.random.default_rng(seed)
     out: dict[int, dict[str, dict[str, float]]] = {}
     for n in sizes:
-        n = int(n)
-        if n < 2:
-            raise InputError(f"sample sizes must be at least 2; got {n}")
         if n > min(len(real), len(fake)):
             continue
         runs: dict[str, list[float]] = {}
-        for _ in range(max(int(repeats), 1)):
+        for _ in range(repeats):
             v = metric(real[rng.choice(len(real), n, replace=False)],
                        fake[rng.choice(len(fake), n, replace=False)])
             items = v.items() if isinstance(v, Mapping) else [(getattr(metric, "__name__", "value"), v)]
@@ -347,6 +366,8 @@ def laplacian_variance(images: np.ndarray) -> np.ndarray:
     from scipy import ndimage
 
     x = np.asarray(images)
+    if x.dtype.kind not in "iuf":
+        raise InputError(f"images must hold real pixel values; got dtype {x.dtype}")
     if x.ndim == 4 and x.shape[-1] == 1:
         x = x[..., 0]
     if x.ndim != 3 or len(x) == 0:
@@ -375,10 +396,15 @@ def mmd2_unbiased(features_a: np.ndarray, features_b: np.ndarray) -> float:
     """
     a, b = _pair(features_a, features_b, "features_a", "features_b")
     m, n = len(a), len(b)
-    kaa, kbb = polynomial_kernel(a, a), polynomial_kernel(b, b)
-    kab = polynomial_kernel(a, b)
-    return float((kaa.sum() - np.trace(kaa)) / (m * (m - 1))
-                 + (kbb.sum() - np.trace(kbb)) / (n * (n - 1)) - 2.0 * kab.mean())
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused just below
+        kaa, kbb = polynomial_kernel(a, a), polynomial_kernel(b, b)
+        kab = polynomial_kernel(a, b)
+        value = float((kaa.sum() - np.trace(kaa)) / (m * (m - 1))
+                      + (kbb.sum() - np.trace(kbb)) / (n * (n - 1)) - 2.0 * kab.mean())
+    if not np.isfinite(value):
+        raise InputError("the kernel overflowed float64 (feature values too large for a cubic "
+                         "kernel); standardise the features first")
+    return value
 
 
 def kernel_distance(real_features: np.ndarray, fake_features: np.ndarray,
@@ -394,11 +420,11 @@ def kernel_distance(real_features: np.ndarray, fake_features: np.ndarray,
     """
     real, fake = _pair(real_features, fake_features, "real_features", "fake_features")
     n_max = min(len(real), len(fake))
-    subset_size = int(subset_size)
+    subset_size = check_count(subset_size, "subset_size")
     if subset_size < 2 or subset_size > n_max:
         raise InputError(f"subset_size must lie in 2..{n_max} for these sets; got {subset_size}")
     fit = n_max // subset_size
-    n_subsets = fit if n_subsets is None else int(n_subsets)
+    n_subsets = fit if n_subsets is None else check_count(n_subsets, "n_subsets")
     if not 1 <= n_subsets <= fit:
         raise InputError(f"n_subsets must lie in 1..{fit} for {n_max} samples in disjoint subsets "
                          f"of {subset_size}; got {n_subsets}")

@@ -139,7 +139,7 @@ def notebooks_in(paths: list[str]) -> list[Path]:
     found: list[Path] = []
     for p in map(Path, paths):
         items = sorted(p.glob("*.ipynb")) if p.is_dir() else [p] if p.is_file() else []
-        found += [q for q in items if not q.name.startswith(("_", "."))]
+        found += [q for q in items if not q.name.startswith(("_", ".")) and q.is_file()]
     return found
 
 

@@ -6,14 +6,12 @@ Nothing on that page is typed by hand: ``python -m genclass_utils overview`` (ru
 
 from __future__ import annotations
 
-import argparse
-import json
 import operator
 from pathlib import Path
 from typing import Any
 
 from .config import PROFILES, ROOT
-from .errors import ConfigError
+from .errors import ConfigError, argument_parser
 from .files import atomic_write_text
 
 # (chapter file stem, dotted metric path, comparison, target, what it is)
@@ -69,12 +67,15 @@ def _derived(stem: str, rec: dict) -> dict:
 
 def load_results(profile: str, root: Path = ROOT) -> dict[str, dict]:
     """Return {chapter stem: results record} for a profile's committed results."""
+    from . import report
+    from .errors import DataError
+
     out = {}
     for path in sorted((root / "results" / profile).glob("[0-9]*.json")):
         try:
-            out[path.stem] = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as e:
-            raise ConfigError(f"{path}: unreadable results file ({e}); re-run that chapter") from None
+            out[path.stem] = report.load_results(path)
+        except DataError as e:
+            raise ConfigError(f"{e}") from None
     return out
 
 
@@ -86,10 +87,19 @@ def _fmt(v: Any) -> str:
 
 def markdown(profile: str = "cpu", root: Path = ROOT) -> str:
     """Return the Markdown of the results overview for a profile."""
-    if profile not in PROFILES:
+    if not isinstance(profile, str) or profile not in PROFILES:
         raise ConfigError(f"unknown profile {profile!r} for the overview; choose one of: "
                           f"{', '.join(PROFILES)}")
     results = load_results(profile, root)
+    try:
+        return _markdown(profile, results, root)
+    except (AttributeError, TypeError, KeyError, ValueError) as e:  # a field of the wrong type
+        raise ConfigError(f"a results file under {root / 'results' / profile} has a field of the "
+                          f"wrong type ({type(e).__name__}: {e}); re-run that chapter") from None
+
+
+def _markdown(profile: str, results: dict[str, dict], root: Path) -> str:
+    """Return the overview's Markdown from loaded results (fields of the wrong type raise)."""
     lines = [
         "# Results overview",
         "",
@@ -199,7 +209,7 @@ def _time_section(profile: str, results: dict[str, dict], root: Path) -> list[st
 
 def main(argv: list[str] | None = None) -> int:
     """Write book/results.md from the results of a profile; return 0."""
-    ap = argparse.ArgumentParser(prog="python -m genclass_utils overview")
+    ap = argument_parser(prog="python -m genclass_utils overview")
     ap.add_argument("--profile", default="cpu")
     ap.add_argument("--out", default=str(ROOT / "book" / "results.md"))
     args = ap.parse_args(argv)

@@ -11,7 +11,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from .errors import DataError
+from .errors import DataError, InputError
 from .files import atomic_write_json
 
 _PACKAGES = ("tensorflow", "tensorflow-cpu", "keras", "numpy", "scipy", "scikit-learn",
@@ -44,6 +44,10 @@ def hardware() -> dict[str, Any]:
 
 def save_results(name: str, metrics: Mapping[str, Any], cfg) -> Path:
     """Write the chapter's metrics and run facts to results/<profile>/<name>.json; return the path."""
+    if not all(hasattr(cfg, a) for a in ("profile", "dataset", "seed", "started", "results_dir")):
+        raise InputError(f"save_results needs the run's config (cfg = gu.setup(...)); got {cfg!r:.60}")
+    if not isinstance(metrics, Mapping):
+        raise InputError(f"metrics must be a dict of names to values; got {type(metrics).__name__}")
     record = {
         "notebook": name,
         "profile": cfg.profile.name,
@@ -80,6 +84,9 @@ def load_results(path: Path | str) -> dict:
     except json.JSONDecodeError as e:
         raise DataError(f"results file {path} is corrupt ({e.msg} at line {e.lineno}); delete it "
                         "and re-run its notebook") from None
+    except RecursionError:
+        raise DataError(f"results file {path} is nested too deeply to be a results record; "
+                        "delete it and re-run its notebook") from None
     if not isinstance(record, dict) or not isinstance(record.get("metrics", {}), dict):
         raise DataError(f"results file {path} is not a results record (expected an object with "
                         "'metrics'); delete it and re-run its notebook")
@@ -90,8 +97,20 @@ def table(rows: Mapping[str, Mapping[str, Any]] | list[Mapping[str, Any]], float
           ) -> str:
     """Return a small plain-text table of rows (dicts), for printing in a notebook."""
     if isinstance(rows, Mapping):
+        if not all(isinstance(v, Mapping) for v in rows.values()):
+            raise InputError("table takes {name: {column: value}}; a value is not a dict")
         rows = [{"": k, **dict(v)} for k, v in rows.items()]
+    if isinstance(rows, (str, bytes)) or not hasattr(rows, "__iter__"):
+        raise InputError(f"table takes a list of dicts or a dict of dicts; got {type(rows).__name__}")
     rows = list(rows)
+    if not all(isinstance(r, Mapping) for r in rows):
+        raise InputError("table takes a list of dicts; a row is not a dict")
+    if not isinstance(floatfmt, str):
+        raise InputError(f"floatfmt must be a format spec such as '.4f'; got {floatfmt!r}")
+    try:
+        format(0.5, floatfmt)
+    except ValueError as e:
+        raise InputError(f"floatfmt {floatfmt!r} is not a format spec for floats ({e})") from None
     if not rows:
         return ""
     cols: list[str] = []

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .config import ROOT
-from .errors import ConfigError, GenclassError
+from .errors import ConfigError, GenclassError, argument_parser
 from .files import atomic_path, atomic_write_json
 from .nbcheck import STAMP_KEY, code_sha256, outputs_sha256
 
@@ -188,9 +188,8 @@ def run_all(notebooks: list[str], profile: str, root: Path = ROOT) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the notebooks named on the command line; return a process exit code."""
-    import argparse
 
-    ap = argparse.ArgumentParser(prog="python -m genclass_utils run")
+    ap = argument_parser(prog="python -m genclass_utils run")
     ap.add_argument("--profile", default="auto", help="smoke, cpu, gpu or auto")
     ap.add_argument("notebooks", nargs="+")
     args = ap.parse_args(argv)

@@ -75,6 +75,9 @@ def available_memory() -> int:
 def max_images(image_shape: tuple[int, ...], latent: int, as_uint8: bool = True,
                batch_size: int = 500) -> int:
     """Return the most images one call of generate() may return on this machine."""
+    if not all(isinstance(d, (int, np.integer)) and d >= 1 for d in image_shape):
+        raise InputError(f"image_shape must be positive whole numbers; got {image_shape!r}")
+    latent, batch_size = check_count(latent, "latent"), check_count(batch_size, "batch_size")
     per_image = int(np.prod(image_shape)) * (1 if as_uint8 else 4) + latent * 12
     budget = MEMORY_SHARE * available_memory() - batch_size * int(np.prod(image_shape)) * 8
     return max(int(budget // per_image), 0)
@@ -127,7 +130,13 @@ def generate(generator, n: int, labels: np.ndarray | None = None, seed: int = 0,
     n = check_count(n, "n")
     seed = check_seed(seed)
     batch_size = _check_batch_size(batch_size)
+    if not isinstance(as_uint8, (bool, np.bool_)):
+        raise InputError(f"as_uint8 must be True or False; got {as_uint8!r}")
     d = latent_dim(generator)
+    out_shape = tuple(generator.outputs[0].shape)
+    if len(out_shape) != 4:  # a classifier's logits or a flat vector are not images
+        raise InputError(f"{getattr(generator, 'name', 'the generator')} outputs shape "
+                         f"{out_shape}, not images (N, H, W, C); is it a generator?")
     if is_conditional(generator):
         if labels is None:
             raise InputError("this generator is conditional: pass labels (one per image)")
@@ -179,8 +188,9 @@ def register_custom_objects() -> None:
 
 def load_generator(path):
     """Return the generator saved at path, checked against the generator contract, or raise ArtifactError."""
-    from .artifacts import load_model
+    from .artifacts import check_model_file, load_model
 
+    check_model_file(path)  # a wrong path fails before TensorFlow is imported
     register_custom_objects()
     model = load_model(path)
     n_in = len(getattr(model, "inputs", None) or [])
@@ -239,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     if out.suffix != ".npz":
         raise InputError(f"--out must end in .npz, got {out}")
-    check_writable(out)
+    check_writable(out, create=False)  # its folders are made only when the samples exist
     gen = load_generator(args.model)
     labels = None
     if is_conditional(gen):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import InputError, UsageError, argument_parser
 from .store import SOURCES, LabelStore
 
 EXAMPLES = {
@@ -58,7 +58,7 @@ def parser() -> argparse.ArgumentParser:
     raw = argparse.RawDescriptionHelpFormatter
     epilog = "examples:\n" + "\n".join(
         f"  {line}" for _v, (_h, ex) in EXAMPLES.items() for line in ex.splitlines())
-    ap = argparse.ArgumentParser(
+    ap = argument_parser(
         prog=PROG, formatter_class=raw, epilog=epilog,
         description="Keep images, a classifier's predictions and labels in one SQLite file; "
                     "labels are never overwritten, a new one supersedes the old.")
@@ -145,6 +145,23 @@ def main(argv: list[str] | None = None) -> int:
     """Run one verb on the label store; return 0 (errors raise GenclassError)."""
     args = parser().parse_args(argv)
     classes = _classes(getattr(args, "classes", None))
+    if args.verb == "add" and Path(args.images).suffix.lower() == ".npz" and (
+            args.channels is not None or args.size is not None):
+        raise UsageError("--channels and --size apply to a folder of images; an .npz is added "
+                         "as it is (convert its array first)")
+    db = Path(args.db)
+    fresh = args.verb == "add" and not db.exists()
+    try:
+        return _run(args, classes)
+    except BaseException:
+        if fresh:  # a failed first add leaves no store behind (its classes would be fixed)
+            for leftover in (db, *(db.with_name(db.name + x) for x in ("-wal", "-shm", "-journal"))):
+                leftover.unlink(missing_ok=True)
+        raise
+
+
+def _run(args, classes) -> int:
+    """Run the parsed verb on the store."""
     with LabelStore(args.db, classes=classes, timeout=args.timeout,
                     create=args.verb == "add") as store:
         if args.verb == "add":

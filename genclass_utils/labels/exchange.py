@@ -10,6 +10,7 @@ by ``read_corrections``.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -33,8 +34,6 @@ REVIEW_COLUMNS = ("image_id", "sha256", "image", "source", "predicted", "confide
 
 def _writing(path: Path):
     """Return a context that turns OSError while writing path into one StoreError."""
-    import contextlib
-
     @contextlib.contextmanager
     def guard():
         try:
@@ -59,6 +58,19 @@ def write_review(store: LabelStore, path: Path, queue: dict) -> Path:
     if suffix not in (".csv", ".json"):
         raise InputError(f"review export must end in .csv or .json; got {path}")
     pixels = store.images(queue["image_id"]) if len(queue["image_id"]) else []
+    created: list[Path] = []  # what this call made, removed again if it fails (a full disk)
+    try:
+        return _write_review(store, path, queue, pixels, created)
+    except BaseException:
+        for p in reversed(created):
+            with contextlib.suppress(OSError):
+                p.rmdir() if p.is_dir() else p.unlink()
+        raise
+
+
+def _write_review(store: LabelStore, path: Path, queue: dict, pixels, created: list[Path]) -> Path:
+    """Write the review files, recording each new file and folder in created."""
+    suffix = path.suffix.lower()
     names = store.classes
     with _writing(path):
         if suffix == ".json":
@@ -71,10 +83,17 @@ def write_review(store: LabelStore, path: Path, queue: dict) -> Path:
                      for i, h, src, k, c, px in zip(queue["image_id"], queue["sha256"],
                                                     queue["source"], queue["predicted"],
                                                     queue["confidence"], pixels)]
+            config = path.with_name(f"{path.stem}_config.xml")
+            if not path.exists():
+                created.append(path)
             atomic_write_text(path, json.dumps(tasks, indent=1) + "\n")
-            atomic_write_text(path.with_name(f"{path.stem}_config.xml"), label_config(names))
+            if not config.exists():
+                created.append(config)
+            atomic_write_text(config, label_config(names))
             return path
         folder = path.with_name(f"{path.stem}_images")
+        if not folder.exists():
+            created.append(folder)
         folder.mkdir(parents=True, exist_ok=True)
         buf = io.StringIO()
         w = csv.writer(buf)
@@ -82,6 +101,8 @@ def write_review(store: LabelStore, path: Path, queue: dict) -> Path:
         for i, h, src, k, c, px in zip(queue["image_id"], queue["sha256"], queue["source"],
                                        queue["predicted"], queue["confidence"], pixels):
             png = folder / f"{int(i)}.png"
+            if not png.exists():
+                created.append(png)
             with atomic_path(png) as tmp:
                 tmp.write_bytes(imgs.png_bytes(px))
             w.writerow([int(i), h, f"{folder.name}/{png.name}", src, names[int(k)],

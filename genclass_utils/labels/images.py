@@ -16,7 +16,10 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 def content_hash(image: np.ndarray) -> str:
     """Return the sha256 of an HxWxC uint8 image's shape and pixels (its identity in the store)."""
-    image = np.ascontiguousarray(image, dtype=np.uint8)
+    image = np.asarray(image)
+    if image.ndim != 3 or image.dtype != np.uint8:
+        raise InputError(f"an image must be uint8 (H, W, C); got {image.dtype} {image.shape}")
+    image = np.ascontiguousarray(image)
     h, w, c = image.shape
     return hashlib.sha256(f"{h}x{w}x{c}:".encode() + image.tobytes()).hexdigest()
 
@@ -53,6 +56,8 @@ def read_image(path: Path | str, channels: int | None = None,
             if size is not None:
                 im = im.resize((size[1], size[0]), Image.Resampling.BILINEAR)
             arr = np.asarray(im, dtype=np.uint8)
+    except Image.DecompressionBombError as e:  # over 2 x PIL's MAX_IMAGE_PIXELS
+        raise InputError(f"{path}: image too large to decode ({e})") from e
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise InputError(f"{path} is not a readable PNG or JPEG image (corrupt or another "
                          f"kind of file): {e}") from e
@@ -70,17 +75,49 @@ def list_folder(folder: Path | str) -> list[Path]:
     return files
 
 
+def check_npz_sizes(path: Path | str) -> None:
+    """Raise InputError when an .npz member's header claims more bytes than it holds or than fit.
+
+    Reads only the zip directory and each .npy header (numpy.lib.format), so a file whose header
+    claims terabytes is refused before anything is allocated.
+    """
+    import zipfile
+
+    from ..sampling import MEMORY_SHARE, available_memory
+
+    fmt = np.lib.format
+    budget = int(available_memory() * MEMORY_SHARE)
+    with zipfile.ZipFile(path) as z:
+        for info in z.infolist():
+            if not info.filename.endswith(".npy"):
+                continue
+            with z.open(info) as fp:
+                version = fmt.read_magic(fp)
+                read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+                shape, _fortran, dtype = read(fp)
+            nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize  # Python ints: no overflow
+            if nbytes > info.file_size:
+                raise InputError(f"{path}: {info.filename} claims shape {shape} ({nbytes} bytes) "
+                                 f"but holds {info.file_size} bytes (truncated or forged)")
+            if nbytes > budget:
+                raise InputError(f"{path}: {info.filename} needs {nbytes / 2**30:.1f} GiB, more "
+                                 f"than the {budget / 2**30:.1f} GiB allowed here; split the file")
+
+
 def read_npz(path: Path | str) -> tuple[np.ndarray, np.ndarray | None]:
     """Return (images, labels or None) from an .npz with ``images`` (and optional ``labels``)."""
     import zipfile
 
     path = Path(path)
     try:
+        check_npz_sizes(path)
         with np.load(path, allow_pickle=False) as f:
             if "images" not in f.files:
                 raise InputError(f"{path} has no array named 'images' (found {sorted(f.files)})")
             images = f["images"]
             labels = f["labels"] if "labels" in f.files else None
+    except InputError:
+        raise
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
         raise InputError(f"{path} is not a readable .npz file: {e}") from e
     images = as_store_images(images, f"{path}: images")
@@ -93,6 +130,9 @@ def png_bytes(image: np.ndarray) -> bytes:
     """Return an HxWxC uint8 image encoded as PNG."""
     from PIL import Image
 
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[-1] not in (1, 3) or image.dtype != np.uint8:
+        raise InputError(f"an image must be uint8 (H, W, 1 or 3); got {image.dtype} {image.shape}")
     arr = image[..., 0] if image.shape[-1] == 1 else image
     buf = io.BytesIO()
     Image.fromarray(arr).save(buf, format="PNG")

@@ -84,6 +84,29 @@ def model_fingerprint(model) -> str:
     return h.hexdigest()
 
 
+def _ids(values, name: str = "image ids") -> list[int]:
+    """Return whole-number ids as Python ints, or raise InputError (no rounding of 1.7)."""
+    a = np.asarray(values)
+    if a.ndim != 1 or (a.size and (a.dtype.kind not in "iu" or a.min() < 1)):
+        raise InputError(f"{name} must be a 1-D list of whole numbers >= 1; got {a.dtype} {a.shape}"
+                         + (f" with {a.min()}" if a.size and a.dtype.kind in "iu" else ""))
+    return a.astype(np.int64).tolist()
+
+
+def _count(n, name: str) -> int:
+    """Return n as an int >= 1, or raise InputError (bool, text and 2.5 are refused)."""
+    from ..data import check_count
+
+    return check_count(n, name)
+
+
+def _threshold(t) -> float:
+    """Return t as a float in [0, 1], or raise InputError."""
+    if isinstance(t, bool) or not isinstance(t, (int, float, np.number)) or not 0.0 <= t <= 1.0:
+        raise InputError(f"threshold must be a number in [0, 1]; got {t!r}")
+    return float(t)
+
+
 def file_sha256(path: Path | str) -> str:
     """Return the sha256 of a file's bytes."""
     h = hashlib.sha256()
@@ -104,10 +127,18 @@ class LabelStore:
     def __init__(self, path: Path | str, classes: Sequence[str] | None = None,
                  timeout: float = 10.0, create: bool = True):
         self.path = Path(path)
-        if not create and not self.path.exists():
+        if not create and (not self.path.exists()
+                           or self.path.is_file() and self.path.stat().st_size == 0):
             raise StoreError(f"no label store at {self.path}; start one with "
                              "'label --db FILE add IMAGES --classes NAMES'")
-        self.timeout = float(timeout)
+        if isinstance(classes, str):
+            raise InputError(f"classes must be a list of names, not the string {classes!r}")
+        try:
+            self.timeout = float(timeout)
+        except (TypeError, ValueError):
+            self.timeout = float("nan")
+        if not 0 <= self.timeout < float("inf"):
+            raise InputError(f"timeout must be a number of seconds >= 0; got {timeout!r}")
         self.readonly = self.path.exists() and not (os.access(self.path, os.W_OK)
                                                     and os.access(self.path.parent, os.W_OK))
         if not self.path.exists() and not self.path.parent.is_dir():
@@ -242,6 +273,8 @@ class LabelStore:
         """Return the class index of a name or an index (int or digit string), or raise InputError."""
         self._need_classes()
         at = f"{where}: " if where else ""
+        if isinstance(value, (bool, np.bool_)):
+            raise InputError(f"{at}a label is a class name or index, not {value!r}")
         if isinstance(value, (int, np.integer)) or (isinstance(value, str) and value.strip().isdigit()):
             k = int(value)
             if 0 <= k < len(self.classes):
@@ -316,7 +349,7 @@ class LabelStore:
     def images(self, image_ids: Sequence[int]) -> np.ndarray:
         """Return the pixels of the given images as uint8 (N, H, W, C); they must share one shape."""
         out = []
-        for i in np.asarray(image_ids, dtype=np.int64).tolist():
+        for i in _ids(image_ids):
             row = self._read("SELECT height, width, channels, pixels FROM images WHERE id = ?", (i,))
             if not row:
                 raise InputError(f"no image with id {i} in {self.path}")
@@ -378,14 +411,26 @@ class LabelStore:
         there; a prediction already present is never written twice, even by a second process
         predicting at the same time.
         """
-        from tqdm.auto import tqdm
 
         self._need_classes()
         if outputs not in ("probs", "logits"):
             raise InputError(f"outputs must be 'probs' or 'logits'; got {outputs!r}")
-        if int(batch_size) < 1:
-            raise InputError(f"batch_size must be at least 1; got {batch_size}")
+        batch_size = _count(batch_size, "batch_size")
         model_id, keras_model = self._model_id(model, name)
+        try:
+            return self._predict(model_id, keras_model, batch_size, outputs, progress)
+        except BaseException:
+            # A model that predicted nothing leaves no row behind (it would be the default model).
+            with contextlib.suppress(sqlite3.Error, StoreError), self._write() as c:
+                c.execute("DELETE FROM models WHERE id = ? AND NOT EXISTS (SELECT 1 FROM "
+                          "predictions WHERE model_id = ?)", (model_id, model_id))
+            raise
+
+    def _predict(self, model_id: int, keras_model, batch_size: int, outputs: str,
+                 progress: bool) -> int:
+        """Run predict's batches for a registered model; return the rows written."""
+        from tqdm.auto import tqdm
+
         in_shape = tuple(keras_model.inputs[0].shape[1:])
         written = 0
         with tqdm(total=self.pending(model_id), unit="img", disable=not progress,
@@ -397,11 +442,12 @@ class LabelStore:
                     "ORDER BY id LIMIT ?", (model_id, int(batch_size)))
                 if not rows:
                     break
+                wrong = next((r for r in rows if tuple(r[1:4]) != in_shape), None)
+                if wrong is not None:
+                    raise InputError(f"image {wrong[0]} has shape {tuple(wrong[1:4])} but "
+                                     f"classifier {keras_model.name} takes {in_shape}; add the "
+                                     "images with that size (--size) and channels (--channels)")
                 x = np.stack([np.frombuffer(r[4], np.uint8).reshape(r[1:4]) for r in rows])
-                if tuple(x.shape[1:]) != in_shape:
-                    raise InputError(f"image {rows[0][0]} has shape {x.shape[1:]} but classifier "
-                                     f"{keras_model.name} takes {in_shape}; add the images with "
-                                     "that size (--size) and channels (--channels)")
                 probs = self._probabilities(keras_model, x, outputs)
                 # INSERT OR IGNORE: rows another process wrote meanwhile are kept, not doubled.
                 written += self._put_predictions(model_id, [r[0] for r in rows], probs)
@@ -503,7 +549,7 @@ class LabelStore:
         """
         if source not in SOURCES:
             raise InputError(f"source must be one of {SOURCES}; got {source!r}")
-        image_ids = [int(i) for i in np.asarray(image_ids).tolist()]
+        image_ids = _ids(image_ids)
         classes = list(np.asarray(classes).tolist()) if not isinstance(classes, list) else classes
         if len(image_ids) != len(classes):
             raise InputError(f"got {len(image_ids)} image ids but {len(classes)} labels")
@@ -523,8 +569,7 @@ class LabelStore:
         ``model`` picks the predictions (default: the latest model that predicted). Images that
         already carry a human or imported label keep it.
         """
-        if not 0.0 <= float(threshold) <= 1.0:
-            raise InputError(f"threshold must lie in [0, 1]; got {threshold}")
+        threshold = _threshold(threshold)
         model_id = self.resolve_model(model)
         name = self._read("SELECT name FROM models WHERE id = ?", (model_id,))[0][0]
         rows = self._read("SELECT id, image_id, top_class FROM predictions WHERE model_id = ? "
@@ -552,7 +597,7 @@ class LabelStore:
     def history(self, image_id: int) -> list[dict]:
         """Return every label an image has had, oldest first."""
         rows = self._read("SELECT id, class, source, who, created_at, supersedes, prediction_id "
-                          "FROM labels WHERE image_id = ? ORDER BY id", (int(image_id),))
+                          "FROM labels WHERE image_id = ? ORDER BY id", (_ids([image_id])[0],))
         keys = ("id", "label", "source", "who", "when", "supersedes", "prediction_id")
         return [dict(zip(keys, r)) for r in rows]
 
@@ -569,8 +614,7 @@ class LabelStore:
         Keys: image_id, sha256, source, predicted (class index), confidence, in order of
         increasing confidence.
         """
-        if int(n) < 1:
-            raise InputError(f"n must be at least 1; got {n}")
+        n = _count(n, "n")
         model_id = self.resolve_model(model)
         rows = self._read(
             "SELECT i.id, i.sha256, i.source, p.top_class, p.confidence FROM predictions AS p "
@@ -637,6 +681,7 @@ class LabelStore:
 
     def confidence_histogram(self, model=None, bins: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """Return (counts, bin edges) of one model's confidences over [0, 1]."""
+        bins = _count(bins, "bins")
         conf = self.predictions(model)["confidence"]
         return np.histogram(conf, bins=bins, range=(0.0, 1.0))
 
