@@ -257,7 +257,8 @@ def notebooks_in(paths: list[str]) -> list[Path]:
     for p in map(Path, paths):
         if p.is_dir():
             found += sorted(q for q in p.glob("*.ipynb")
-                            if ".ipynb_checkpoints" not in q.parts and q.is_file())
+                            if ".ipynb_checkpoints" not in q.parts and q.is_file()
+                            and not q.name.startswith("."))  # .NN_*.running.ipynb: a run's temp file
         elif p.suffix == ".ipynb" and p.is_file():
             found.append(p)
         else:
