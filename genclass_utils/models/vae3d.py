@@ -82,12 +82,13 @@ def generator(model: VAE, name: str = "cvae3d_generator") -> keras.Model:
 
 
 def train_cvae3d(x: np.ndarray, y: np.ndarray, n_classes: int, epochs: int,
-                 batch_size: int = 32, seed: int = 0, latent_dim: int = 16, width: int = 16,
+                 batch_size: int = 16, seed: int = 0, latent_dim: int = 16, width: int = 16,
                  verbose: int = 0, name: str = "cvae3d") -> VAE:
     """Return a conditional VAE trained on exactly (x, y): uint8 (n, T, H, W, 1) and labels.
 
     The KL term is warmed up over the first tenth of the steps; the number of epochs is fixed
-    (in the chapter's protocol the generator has no validation set of its own).
+    (in the chapter's protocol the generator has no validation set of its own). Small batches:
+    with a few hundred clips, the number of steps matters more than the batch's noise.
     """
     x = np.asarray(x)
     if x.ndim != 5 or x.dtype != np.uint8:
