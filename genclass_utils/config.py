@@ -112,12 +112,13 @@ class Profile:
 
 _EPOCH_KINDS = ("cnn", "rnn", "evaluator", "quick_classifier", "gan", "cgan", "vae",
                 "cvae", "vae_short", "vaegan", "cas", "lowdata_generator",
-                "lowdata_classifier", "robust", "autoencoder", "ssl_gan", "m2")
+                "lowdata_classifier", "robust", "autoencoder", "ssl_gan", "m2",
+                "clip_generator", "clip_classifier", "volume_generator", "volume_classifier")
 
 # Chapters in book order, by slug (the notebook's file stem without its number).
 _CHAPTER_SLUGS = ("image_preprocessing", "cnn_basics", "gan", "vae", "vae_gan",
-                  "evaluating_generators", "generated_data_classification", "speed_scale_security",
-                  "semi_supervised", "clips_and_volumes")
+                  "evaluating_generators", "generated_data_classification", "semi_supervised",
+                  "clips_and_volumes", "speed_scale_security")
 
 SMOKE = Profile(
     name="smoke",
@@ -128,7 +129,9 @@ SMOKE = Profile(
                          "tstr_real": 600, "rare_per_class": 60, "unlabeled_pool": 300, "test_eval": 500,
                          "bench_steps": 2, "bench_runs": 1, "bench_peer_steps": 2, "bench_peer_runs": 2, "robust_train": 1000, "fgsm": 300, "vaegan_train": 2000,
                          "ssl_max_per_class": 10, "ssl_steps": 3, "ssl_generative_seeds": 1,
-                         "ssl_cvae_seeds": 1}),
+                         "ssl_cvae_seeds": 1,
+                         "clips_per_class": 6, "clips_val_per_class": 3, "clips_test_per_class": 6,
+                         "volumes_per_class": 4, "volumes_val_per_class": 3, "volumes_test_per_class": 6}),
     max_train=2000,
     n_seeds=1,
     verbose=0,
@@ -142,19 +145,23 @@ CPU = Profile(
     epochs_by_kind=_ro({"cnn": 10, "rnn": 4, "evaluator": 10, "quick_classifier": 3,
                         "gan": 4, "cgan": 4, "vae": 4, "cvae": 8, "vae_short": 2, "vaegan": 8,
                         "cas": 5, "lowdata_generator": 60, "lowdata_classifier": 40, "robust": 2,
-                        "autoencoder": 2, "ssl_gan": 8, "m2": 8}),
+                        "autoencoder": 2, "ssl_gan": 8, "m2": 8,
+                        "clip_generator": 40, "clip_classifier": 12,
+                        "volume_generator": 40, "volume_classifier": 10}),
     batch_by_kind=_ro({"gan": 128, "cgan": 128, "vae": 128, "cvae": 128, "vae_short": 128,
                        "vaegan": 64, "autoencoder": 256}),
     samples_by_kind=_ro({"fid": 10000, "cas": 20000, "grid": 100, "sensitivity": 10000,
                          "tstr_real": 10000, "rare_per_class": 1000, "unlabeled_pool": 10000, "test_eval": 10000,
                          "bench_steps": 4, "bench_runs": 3, "bench_peer_steps": 8, "bench_peer_runs": 5, "robust_train": 6000, "fgsm": 2000, "vaegan_train": 10000,
                          "ssl_max_per_class": 100, "ssl_steps": 50, "ssl_generative_seeds": 3,
-                         "ssl_cvae_seeds": 1}),
+                         "ssl_cvae_seeds": 1,
+                         "clips_per_class": 50, "clips_val_per_class": 20, "clips_test_per_class": 100,
+                         "volumes_per_class": 30, "volumes_val_per_class": 20, "volumes_test_per_class": 100}),
     max_train=None,
     n_seeds=3,
     verbose=2,
     default_batch=128,
-    # 60 minutes for the book: 35 for chapters 1-8, 15 and 10 for the two chapters that follow.
+    # 60 minutes for the book: 35 for chapters 1-7 and 10, 15 and 10 for chapters 8 and 9.
     chapter_seconds=_ro({"image_preprocessing": 75, "cnn_basics": 240, "gan": 600, "vae": 330,
                          "vae_gan": 120, "evaluating_generators": 150,
                          "generated_data_classification": 405, "speed_scale_security": 180,
@@ -168,13 +175,17 @@ GPU = Profile(
     epochs_by_kind=_ro({"cnn": 30, "rnn": 15, "evaluator": 30, "quick_classifier": 5,
                         "gan": 40, "cgan": 50, "vae": 40, "cvae": 50, "vae_short": 10, "vaegan": 40,
                         "cas": 20, "lowdata_generator": 200, "lowdata_classifier": 100,
-                        "robust": 5, "autoencoder": 10, "ssl_gan": 100, "m2": 100}),
+                        "robust": 5, "autoencoder": 10, "ssl_gan": 100, "m2": 100,
+                        "clip_generator": 150,
+                        "clip_classifier": 60, "volume_generator": 150, "volume_classifier": 60}),
     batch_by_kind=_ro({}),
     samples_by_kind=_ro({"fid": 10000, "cas": 55000, "grid": 100, "sensitivity": 10000,
                          "tstr_real": 50000, "rare_per_class": 5000, "unlabeled_pool": 40000, "test_eval": 10000,
                          "bench_steps": 20, "bench_runs": 5, "bench_peer_steps": 20, "bench_peer_runs": 7, "robust_train": 55000, "fgsm": 10000, "vaegan_train": 55000,
                          "ssl_max_per_class": 100, "ssl_steps": 200, "ssl_generative_seeds": 5,
-                         "ssl_cvae_seeds": 5}),
+                         "ssl_cvae_seeds": 5,
+                         "clips_per_class": 200, "clips_val_per_class": 50, "clips_test_per_class": 400,
+                         "volumes_per_class": 200, "volumes_val_per_class": 50, "volumes_test_per_class": 400}),
     max_train=None,
     n_seeds=5,
     verbose=2,

@@ -698,3 +698,116 @@ __all__ = [
     "mean_std", "select_confident", "agreeing", "label_precision", "run_tstr", "run_low_data",
     "LOW_DATA_VARIANTS", "run_rare_class", "run_auto_labelling",
 ]
+
+
+# --------------------------------------------------------------------------- clips and volumes
+
+VARIANTS_3D = ("real_only", "synthetic_only", "real_plus_generated")
+EAGER_STEPS = 20  # at most this many gradient steps: train eagerly, without tracing
+
+
+def fit_early_stopping(build: Callable[[tuple, int], object], x: np.ndarray, y: np.ndarray,
+                       x_val: np.ndarray, y_val: np.ndarray, n_classes: int, max_epochs: int,
+                       batch_size: int = 32, patience: int = 4, seed: int = 0,
+                       learning_rate: float = 1e-3, verbose: int = 0):
+    """Return a fresh build(shape, n_classes) fitted on uint8 arrays of any rank, stopped on validation.
+
+    Training runs for at most ``max_epochs`` epochs and stops when validation accuracy has not
+    improved for ``patience`` epochs; the best epoch's weights are kept. Explained in
+    notebooks/09_clips_and_volumes.ipynb.
+    """
+    import keras
+
+    from . import data, training
+
+    x, x_val = np.asarray(x), np.asarray(x_val)
+    if x.dtype != np.uint8 or x_val.dtype != np.uint8:
+        raise InputError(f"training and validation arrays must be uint8; got {x.dtype} and "
+                         f"{x_val.dtype}")
+    y = data.check_labels(y, n_classes, "training labels")
+    y_val = data.check_labels(y_val, n_classes, "validation labels")
+    if len(x) != len(y) or len(x_val) != len(y_val) or not len(x) or not len(x_val):
+        raise InputError(f"need as many labels as arrays, and some of each (got {len(x)}/{len(y)} "
+                         f"for training, {len(x_val)}/{len(y_val)} for validation)")
+    max_epochs = data.check_count(max_epochs, "max_epochs")
+    keras.utils.set_random_seed(seed)
+    model = build(tuple(x.shape[1:]), n_classes)
+    steps = max_epochs * math.ceil(len(x) / min(batch_size, len(x)))
+    # A handful of steps (the smoke profile) runs faster eagerly than traced.
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+                  run_eagerly=steps <= EAGER_STEPS)
+    cbs = training.callbacks(None, model.name, early_stopping="val_accuracy", patience=patience)
+    model.fit(x.astype(np.float32) / 255.0, y, batch_size=min(batch_size, len(x)),
+              epochs=max_epochs, validation_data=(x_val.astype(np.float32) / 255.0, y_val),
+              callbacks=cbs, verbose=verbose, shuffle=True)
+    return model
+
+
+def accuracy(model, x: np.ndarray, y: np.ndarray, batch_size: int = 256) -> float:
+    """Return the model's accuracy on uint8 arrays x (any rank) with labels y.
+
+    Direct calls in inference mode, not ``predict``, which would trace a new function for every
+    model of a study (and make TensorFlow warn about retracing).
+    """
+    import keras
+
+    x = np.asarray(x)
+    pred = np.concatenate([
+        np.argmax(keras.ops.convert_to_numpy(model(x[i:i + batch_size].astype(np.float32) / 255.0,
+                                                   training=False)), axis=1)
+        for i in range(0, len(x), batch_size)])
+    return float(np.mean(pred == np.asarray(y)))
+
+
+def three_way(x, y, x_val, y_val, x_test, y_test, fit: Fit, sampler: Sampler,
+              seed: int = 0) -> dict[str, float]:
+    """Return the test accuracy of real only, synthetic only and real + generated at equal labels.
+
+    ``fit(x, y, x_val, y_val, seed=...)`` trains a classifier; ``sampler(labels, seed)`` draws
+    one generated array per label. Synthetic only trains on generated arrays with exactly the
+    real training labels and stops early on generated arrays with the validation labels (it sees
+    no real array before the test); real + generated adds one generated array per real one,
+    with the same labels, and stops on the real validation set. The test arrays are scored once
+    per variant, never used to train or stop.
+    """
+    y, y_val = np.asarray(y), np.asarray(y_val)
+    x_syn = sampler(y, seed)
+    x_syn_val = sampler(y_val, seed + 1)
+    if x_syn.shape != np.asarray(x).shape or x_syn_val.shape != np.asarray(x_val).shape:
+        raise InputError(f"the sampler returned {x_syn.shape} for training arrays of shape "
+                         f"{np.asarray(x).shape}")
+    models = {
+        "real_only": fit(x, y, x_val, y_val, seed=seed),
+        "synthetic_only": fit(x_syn, y, x_syn_val, y_val, seed=seed),
+        "real_plus_generated": fit(np.concatenate([x, x_syn]), np.concatenate([y, y]),
+                                   x_val, y_val, seed=seed),
+    }
+    return {k: accuracy(m, x_test, y_test) for k, m in models.items()}
+
+
+def summarize_seeds(runs: Sequence[Mapping[str, float]], seeds: Sequence[int]) -> dict[str, dict]:
+    """Return {variant: {mean, std, seeds, values}} over runs at several seeds (std with ddof=1)."""
+    if len(runs) != len(seeds) or not runs:
+        raise InputError(f"need one run per seed; got {len(runs)} runs and {len(seeds)} seeds")
+    out = {}
+    for k in runs[0]:
+        ms = mean_std([r[k] for r in runs])
+        out[k] = {"mean": ms["mean"], "std": ms["std"], "seeds": [int(s) for s in seeds],
+                  "values": ms["values"]}
+    return out
+
+
+def verdict(a: Mapping[str, float], b: Mapping[str, float]) -> str:
+    """Return 'above', 'below' or 'within the noise of' for a's mean against b's.
+
+    A difference is called an effect only when it exceeds the spread of a difference between
+    two single runs, sqrt(s_a^2 + s_b^2), and both sides have at least two seeds.
+    """
+    d = a["mean"] - b["mean"]
+    spread = float(np.hypot(a["std"], b["std"]))
+    few = min(len(a.get("seeds", a.get("values", [0, 0]))),
+              len(b.get("seeds", b.get("values", [0, 0])))) < 2
+    if few or abs(d) <= spread:
+        return "within the noise of"
+    return "above" if d > 0 else "below"

@@ -131,6 +131,7 @@ def _markdown(profile: str, results: dict[str, dict], root: Path) -> str:
                else ("yes" if _OPS[op](value, target_value) else "**no**"))
         lines.append(f"| {stem} | {what} | {_fmt(value)} | {target_text} | {met} |")
     lines += _spaces_section(results)
+    lines += _clips_volumes_section(results)
     lines += _time_section(profile, results, root)
     lines += ["", "The full metrics of each chapter are in its JSON file and at the end of the "
               "chapter itself.", ""]
@@ -161,6 +162,36 @@ def _spaces_section(results: dict[str, dict]) -> list[str]:
             cells += [_fmt(r["fd"].get(sp)),
                       "—" if kid is None else f"{kid:.4g} ± {_fmt(se)}"]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
+CLIPS_VOLUMES_SLUG = "clips_and_volumes"
+_MODALITIES = (("clips", "clips, (2+1)-D CNN"), ("volumes", "volumes, 3-D CNN"))
+_VARIANTS = (("real_only", "real only"), ("synthetic_only", "synthetic only (TSTR)"),
+             ("real_plus_generated", "real + generated"))
+
+
+def _clips_volumes_section(results: dict[str, dict]) -> list[str]:
+    """Return the table of the clips-and-volumes chapter: test accuracy, mean ± std over seeds."""
+    stem = next((s for s in sorted(results) if s.split("_", 1)[-1] == CLIPS_VOLUMES_SLUG), None)
+    m = results[stem].get("metrics", {}) if stem else {}
+    if not any(isinstance(m.get(k), dict) for k, _ in _MODALITIES):
+        return []
+    lines = ["", "## Clips and volumes", "",
+             f"Test accuracy of {stem}, mean ± standard deviation over seeds (fixed test set).", "",
+             "| data, classifier | " + " | ".join(name for _, name in _VARIANTS) + " | seeds |",
+             "|---" * (2 + len(_VARIANTS)) + "|"]
+    for key, label in _MODALITIES:
+        row = m.get(key) or {}
+        cells, seeds = [], "—"
+        for v, _ in _VARIANTS:
+            r = row.get(v)
+            if isinstance(r, dict) and r.get("mean") is not None:
+                cells.append(f"{r['mean']:.3f} ± {r.get('std', 0.0):.3f}")
+                seeds = str(len(r.get("seeds", [])))
+            else:
+                cells.append("—")
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {seeds} |")
     return lines
 
 

@@ -373,3 +373,40 @@ def feature_maps(maps: np.ndarray, n: int = 8, title: str | None = None, size: f
     scaled = (chans - lo) / np.where(span > 0, span, 1.0)
     return image_grid(scaled[..., None], [f"ch {i}" for i in range(k)], ncols=k, title=title,
                       size=size)
+
+
+def clips_gif(clips: np.ndarray, titles: Sequence[str] | None = None, fps: int = 4,
+              scale: int = 3) -> str:
+    """Return an HTML <img> holding an animated GIF of clips (N, T, H, W, 1) side by side.
+
+    The GIF is drawn with Pillow (no figure), scaled up by nearest neighbours, one clip per
+    column and one GIF frame per clip frame; it loops forever. Explained in
+    notebooks/09_clips_and_volumes.ipynb.
+    """
+    import base64
+    import html
+    import io
+
+    from PIL import Image
+
+    x = np.asarray(clips)
+    if x.ndim != 5 or x.shape[-1] != 1:
+        raise InputError(f"clips must have shape (N, T, H, W, 1); got {x.shape}")
+    x = _as_display(x.reshape(-1, *x.shape[2:])).reshape(x.shape)
+    if x.dtype != np.uint8:
+        x = np.clip(np.rint(x * 255.0), 0, 255).astype(np.uint8)
+    n, t, h, w, _ = x.shape
+    gap = 2
+    frames = []
+    for k in range(t):
+        row = np.full((h, n * (w + gap) - gap), 60, np.uint8)
+        for i in range(n):
+            row[:, i * (w + gap):i * (w + gap) + w] = x[i, k, ..., 0]
+        frames.append(Image.fromarray(np.kron(row, np.ones((scale, scale), np.uint8))))
+    buf = io.BytesIO()
+    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:],
+                   duration=int(1000 / max(int(fps), 1)), loop=0)
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    caption = "" if titles is None else " | ".join(html.escape(str(s)) for s in titles)
+    return (f'<figure><img src="data:image/gif;base64,{data}" alt="animated clips">'
+            f"<figcaption>{caption}</figcaption></figure>")

@@ -3,6 +3,7 @@
 Every generator in the course is saved as a Functional Keras model with the same contract:
 input ``z`` of shape (latent_dim,), plus an int32 ``label`` of shape () for a conditional model,
 and output images in [0, 1] of shape (H, W, C). A decoder of a VAE is saved the same way.
+A clip or volume generator (chapter 9) has the same inputs and a 5-D output: (T, H, W, C).
 """
 
 from __future__ import annotations
@@ -195,9 +196,11 @@ def load_generator(path):
     model = load_model(path)
     n_in = len(getattr(model, "inputs", None) or [])
     out_shape = tuple(model.outputs[0].shape) if n_in else ()
-    if n_in not in (1, 2) or len(model.inputs[0].shape) != 2 or len(out_shape) != 4:
+    # (N, H, W, C) images, or (N, T, H, W, C) clips and volumes (notebooks/09_clips_and_volumes).
+    if n_in not in (1, 2) or len(model.inputs[0].shape) != 2 or len(out_shape) not in (4, 5):
         raise ArtifactError(f"{path} is not a generator: expected inputs z (latent_dim,) "
-                            "[+ int32 label] and an image output (H, W, C); got inputs "
+                            "[+ int32 label] and an image output (H, W, C) or a clip or volume "
+                            "output (T, H, W, C); got inputs "
                             f"{[tuple(t.shape) for t in model.inputs] if n_in else []} and output "
                             f"{out_shape}")
     return model
@@ -224,7 +227,7 @@ def n_classes_of(generator) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Write n samples of a saved generator to an .npz (images uint8 NHWC [+ labels]); return 0."""
+    """Write n samples of a saved generator to an .npz (images uint8 NHWC or NTHWC [+ labels]); return 0."""
     from pathlib import Path
 
     from .errors import argument_parser
@@ -233,7 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argument_parser(
         prog="python -m genclass_utils sample",
         description="Write samples of a saved generator (.keras) to an .npz file: 'images' "
-                    "uint8 (n, H, W, C) and, for a conditional model, 'labels' int64 (n,).")
+                    "uint8 (n, H, W, C), or (n, T, H, W, C) for a clip or volume generator, and, for a "
+                    "conditional model, 'labels' int64 (n,).")
     parser.add_argument("--model", required=True, help="path to a saved generator (.keras)")
     parser.add_argument("--n", type=int, default=1000, help="number of images (default 1000)")
     parser.add_argument("--out", required=True, help="output .npz path")

@@ -1,7 +1,9 @@
 """Classifiers: the chapter-2 CNN and RNN, the article's network, a small CNN, and the evaluator.
 
 Explained in notebooks/02_cnn_basics.ipynb. All models take float images in [0, 1] (NHWC) and
-end in a softmax over the classes.
+end in a softmax over the classes. The clip and volume classifiers (frame_average_cnn,
+r2plus1d_cnn, cnn3d) take (N, T, H, W, C) arrays; they are explained in
+notebooks/09_clips_and_volumes.ipynb.
 """
 
 from __future__ import annotations
@@ -123,6 +125,76 @@ def evaluator_cnn(input_shape=(28, 28, 1), n_classes: int = 10, width: int = 32,
     x = layers.Dense(embedding_dim, activation="relu", name="embedding", dtype="float32")(x)
     x = layers.Dropout(0.3, name="head_drop")(x)
     outputs = layers.Dense(n_classes, activation="softmax", name="probs", dtype="float32")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+# --- clips and volumes (notebooks/09_clips_and_volumes.ipynb) -----------------------------
+
+def frame_average_cnn(input_shape=(8, 32, 32, 1), n_classes: int = 5, width: int = 8,
+                      name: str = "frame_cnn") -> keras.Model:
+    """Return a per-frame CNN whose class probabilities are averaged over the T frames of a clip.
+
+    The same small 2-D CNN looks at every frame on its own (TimeDistributed); the clip's
+    prediction is the mean of the frames' softmax outputs, so the order of the frames is lost.
+    """
+    t, h, w, c = input_shape
+    frame = keras.Input((h, w, c), name="frame")
+    x = layers.Conv2D(width, 3, padding="same", activation="relu")(frame)
+    x = layers.MaxPooling2D()(x)
+    x = layers.Conv2D(width * 2, 3, padding="same", activation="relu")(x)
+    x = layers.MaxPooling2D()(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(64, activation="relu")(x)
+    per_frame = keras.Model(frame, layers.Dense(n_classes, activation="softmax")(x),
+                            name=f"{name}_frame")
+    clip = keras.Input(input_shape, name="clip")
+    probs = layers.TimeDistributed(per_frame, name="per_frame")(clip)
+    outputs = layers.GlobalAveragePooling1D(name="average_over_frames")(probs)
+    return keras.Model(clip, outputs, name=name)
+
+
+def _temporal_conv(x, filters: int, name: str):
+    """Return a 3-tap convolution along time at every pixel of (N, T, H, W, C) features."""
+    t, h, w, c = (int(d) for d in x.shape[1:])
+    # Pixels side by side on one axis: a (3, 1) kernel of a 2-D convolution then runs along time.
+    x = layers.Reshape((t, h * w, c), name=f"{name}_series")(x)
+    x = layers.Conv2D(filters, (3, 1), padding="same", activation="relu", name=name)(x)
+    return layers.Reshape((t, h, w, filters), name=f"{name}_grid")(x)
+
+
+def r2plus1d_cnn(input_shape=(8, 32, 32, 1), n_classes: int = 5, width: int = 8,
+                 name: str = "r2plus1d") -> keras.Model:
+    """Return a small (2+1)-D CNN: each block a 3x3 spatial convolution per frame, then a 3-tap temporal one.
+
+    The factorisation of Tran et al. (2018); the temporal convolutions compare neighbouring
+    frames, which is what a motion class needs. Both are built from 2-D and 1-D convolutions,
+    whose CPU kernels are much faster than 3-D ones.
+    """
+    inputs = keras.Input(input_shape, name="clip")
+    x = inputs
+    for i, f in enumerate((width, width * 2)):
+        x = layers.TimeDistributed(layers.Conv2D(f, 3, padding="same", activation="relu"),
+                                   name=f"spatial{i + 1}")(x)
+        x = layers.TimeDistributed(layers.MaxPooling2D(), name=f"pool{i + 1}")(x)
+        x = _temporal_conv(x, f, name=f"temporal{i + 1}")
+    x = layers.GlobalAveragePooling3D(name="gap")(x)
+    x = layers.Dense(64, activation="relu", name="embedding")(x)
+    outputs = layers.Dense(n_classes, activation="softmax", name="probs")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def cnn3d(input_shape=(16, 16, 16, 1), n_classes: int = 5, width: int = 8,
+          name: str = "cnn3d") -> keras.Model:
+    """Return a small 3-D CNN for voxel volumes: a strided 3x3x3 convolution, a 3x3x3 conv + pool, a dense layer."""
+    inputs = keras.Input(input_shape, name="volume")
+    # A strided first convolution: 3-D kernels are slow on a CPU, so the grid is halved at once.
+    x = layers.Conv3D(width, 3, strides=2, padding="same", activation="relu", name="conv1")(inputs)
+    x = layers.Conv3D(width * 2, 3, padding="same", activation="relu", name="conv2")(x)
+    x = layers.MaxPooling3D(name="pool2")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dropout(0.3, name="drop")(x)
+    x = layers.Dense(64, activation="relu", name="embedding")(x)
+    outputs = layers.Dense(n_classes, activation="softmax", name="probs")(x)
     return keras.Model(inputs, outputs, name=name)
 
 
