@@ -76,7 +76,9 @@ def train(cfg, verbose: int | None = None):
 
     splits = data.load_splits(cfg)
     n_classes = data.num_classes(cfg.dataset)
-    model = evaluator_cnn(data.image_shape(cfg.dataset), n_classes)
+    width = cfg.profile.width("evaluator")  # None (the default width) except in smoke
+    model = evaluator_cnn(data.image_shape(cfg.dataset), n_classes,
+                          **({} if width is None else {"width": width}))
     epochs = cfg.epochs("evaluator")
     bs = cfg.batch_size("evaluator")
     steps = epochs * int(np.ceil(len(splits.y_train) / bs))
