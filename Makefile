@@ -11,11 +11,14 @@ NB      ?= $(sort $(wildcard notebooks/[0-9]*.ipynb))
 export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONHASHSEED := 0
 
-.PHONY: help venv data test unit unit-fast notebooks nbcheck lint book book-test run clean
+.PHONY: help venv data test test-slow unit unit-fast unit-slow prepare-smoke notebooks nbcheck lint \
+        book book-test run clean
 
 help:
-	@echo "make test              set up, unit tests, smoke run of every notebook (nbval), nbcheck, gluecheck"
-	@echo "make unit-fast         the unit tests not marked slow (seconds)"
+	@echo "make test              set up, fast unit tests, smoke run of every notebook (nbval), nbcheck, gluecheck, lint"
+	@echo "make test-slow         the unit tests marked slow (wheel install, killed runs, two devices...)"
+	@echo "make unit              the unit tests not marked slow (both cores)"
+	@echo "make notebooks         train the smoke models once, then every notebook under nbval (smoke profile)"
 	@echo "make book              set up, build the book into _build/html"
 	@echo "make book-test         open the built book in headless Chromium, offline, check the formulas"
 	@echo "make run PROFILE=cpu   re-execute notebooks in place (NB=notebooks/02_cnn_basics.ipynb for one)"
@@ -36,16 +39,27 @@ data: venv
 # over JOBS processes. --durations keeps the slowest ones in sight.
 JOBS    ?= 2
 
+# The default suite: every unit test not marked slow. `make test-slow` runs the others; they
+# are kept, and run before a release (see CONTRIBUTING.md).
 unit: venv data
-	MPLBACKEND=Agg $(BIN)/python -m pytest -q -n $(JOBS) --durations=15 tests
+	MPLBACKEND=Agg $(BIN)/python -m pytest -q -n $(JOBS) -m "not slow" --durations=15 tests
 
-# The fast half of the unit tests (no test marked slow): for a quick check while editing.
-unit-fast: venv data
-	MPLBACKEND=Agg $(BIN)/python -m pytest -q -n $(JOBS) -m "not slow" --durations=10 tests
+unit-fast: unit
+
+unit-slow: venv data
+	MPLBACKEND=Agg $(BIN)/python -m pytest -q -n $(JOBS) -m slow --durations=15 tests
+
+test-slow: unit-slow
+
+# Every model a chapter loads from an earlier one, trained once in the smoke profile (into
+# artifacts/smoke/) by the same load-or-train functions the chapters call, so that no nbval
+# worker trains another chapter's model. --retrain: the smoke run proves today's code trains.
+prepare-smoke: venv data
+	GENCLASS_PROFILE=smoke MPLBACKEND=Agg $(BIN)/python -m genclass_utils prepare --profile smoke --retrain
 
 # A smoke notebook must finish within 30 s on 2 cores, models from other chapters included:
 # --nbval-cell-timeout stops a runaway cell, --durations lists the slowest cells.
-notebooks: venv data
+notebooks: venv data prepare-smoke
 	GENCLASS_PROFILE=smoke MPLBACKEND=Agg $(BIN)/python -m pytest -q -p no:cacheprovider --nbval-lax \
 	  -n $(JOBS) --dist loadfile --nbval-cell-timeout=300 --durations=20 notebooks/
 

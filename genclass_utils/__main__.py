@@ -1,4 +1,4 @@
-"""Command line: ``python -m genclass_utils {data,nbcheck,run,sample,bench,overview,label} ...``."""
+"""Command line: ``python -m genclass_utils {data,nbcheck,run,prepare,sample,bench,overview,label} ...``."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ COMMANDS = {
     "run": ("genclass_utils.runbook", "execute notebooks in place under a profile"),
     "sample": ("genclass_utils.sampling", "write samples of a saved generator to .npz"),
     "bench": ("genclass_utils.bench", "measure training throughput"),
+    "prepare": ("genclass_utils.prepare", "train once the models that later chapters load"),
     "overview": ("genclass_utils.overview", "write book/results.md from results/<profile>/"),
     "label": ("genclass_utils.labels.cli", "keep images, predictions and labels in a SQLite store"),
 }

@@ -71,6 +71,9 @@ class Profile:
     samples_by_kind: Mapping[str, int]
     # Cap on the number of real training images a notebook uses (None = all of them).
     max_train: int | None = None
+    # Cap on the test images that data.load_test returns in a run under GENCLASS_PROFILE (a
+    # seeded, class-balanced draw; None = all of them). Only smoke sets one.
+    max_test: int | None = None
     # Number of seeds for repeated experiments (mean and std over seeds).
     n_seeds: int = 3
     # Keras verbosity for fit(): 0 silent, 2 one line per epoch.
@@ -81,6 +84,10 @@ class Profile:
     chapter_seconds: Mapping[str, int] = field(default_factory=lambda: _ro({}))
     # Budget of the whole book from scratch in seconds (None: no promise).
     book_seconds: int | None = None
+    # Width (filters of the first stage) of a kind of model where the profile narrows it; a
+    # kind not listed keeps its architecture's default (smoke narrows the evaluator, whose
+    # inference over the test set otherwise dominates several smoke chapters).
+    width_by_kind: Mapping[str, int] = field(default_factory=lambda: _ro({}))
 
     def _get(self, table: Mapping[str, int], kind: str, what: str) -> int:
         try:
@@ -102,6 +109,10 @@ class Profile:
     def samples(self, kind: str) -> int:
         """Return how many images to generate or evaluate for a purpose (``"fid"``, ``"cas"``...)."""
         return self._get(self.samples_by_kind, kind, "sample")
+
+    def width(self, kind: str) -> int | None:
+        """Return the width this profile gives to a kind of model (None: the model's default)."""
+        return self.width_by_kind.get(kind)
 
     def chapter_budget(self, notebook: str | Path) -> int | None:
         """Return a chapter's wall-time budget in seconds (None when the profile sets none)."""
@@ -125,18 +136,20 @@ SMOKE = Profile(
     description="proves that the code runs; numbers mean nothing",
     epochs_by_kind=_ro({k: 1 for k in _EPOCH_KINDS}),
     batch_by_kind=_ro({}),
-    samples_by_kind=_ro({"fid": 500, "cas": 1000, "grid": 100, "sensitivity": 500,
+    samples_by_kind=_ro({"fid": 500, "cas": 500, "grid": 100, "sensitivity": 500,
                          "tstr_real": 600, "rare_per_class": 60, "unlabeled_pool": 300, "test_eval": 500,
-                         "bench_steps": 2, "bench_runs": 1, "bench_peer_steps": 2, "bench_peer_runs": 2, "robust_train": 1000, "fgsm": 300, "vaegan_train": 2000,
+                         "bench_steps": 2, "bench_runs": 1, "bench_peer_steps": 2, "bench_peer_runs": 2, "robust_train": 1000, "fgsm": 300, "vaegan_train": 1000,
                          "ssl_max_per_class": 10, "ssl_steps": 3, "ssl_generative_seeds": 1,
                          "ssl_cvae_seeds": 1,
                          "clips_per_class": 6, "clips_val_per_class": 3, "clips_test_per_class": 6,
                          "volumes_per_class": 4, "volumes_val_per_class": 3, "volumes_test_per_class": 6}),
-    max_train=2000,
+    max_train=1200,
+    max_test=1000,
     n_seeds=1,
     verbose=0,
     default_batch=128,
     chapter_seconds=_ro({slug: 30 for slug in _CHAPTER_SLUGS}),
+    width_by_kind=_ro({"evaluator": 8}),
 )
 
 CPU = Profile(
@@ -200,6 +213,12 @@ def gpu_available() -> bool:
     import tensorflow as tf
 
     return bool(tf.config.list_physical_devices("GPU"))
+
+
+def env_profile() -> Profile | None:
+    """Return the profile GENCLASS_PROFILE names (the one a `make` run sets), else None."""
+    name = os.environ.get("GENCLASS_PROFILE", "").strip().lower()
+    return PROFILES.get(name)
 
 
 def resolve_profile(profile: str | None = None) -> Profile:

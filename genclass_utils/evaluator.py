@@ -77,8 +77,10 @@ def train(cfg, verbose: int | None = None):
 
     splits = data.load_splits(cfg)
     n_classes = data.num_classes(cfg.dataset)
+    width = cfg.profile.width("evaluator")  # None (the default width) except in smoke
     with precision_scope(cfg):  # mixed_float16 in the gpu profile on a GPU, else float32
-        model = evaluator_cnn(data.image_shape(cfg.dataset), n_classes)
+        model = evaluator_cnn(data.image_shape(cfg.dataset), n_classes,
+                              **({} if width is None else {"width": width}))
     epochs = cfg.epochs("evaluator")
     bs = cfg.batch_size("evaluator")
     steps = epochs * int(np.ceil(len(splits.y_train) / bs))

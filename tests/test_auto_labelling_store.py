@@ -26,6 +26,7 @@ def _fit():
     return fit
 
 
+@pytest.mark.slow
 def test_store_loop_matches_array_loop_and_keeps_test_labels_out(tmp_path):
     rng = np.random.default_rng(0)
     split = _split(rng)

@@ -86,6 +86,7 @@ def tiny_evaluator_env(tmp_path, monkeypatch):
     return gu.setup(profile="smoke", quiet=True), x
 
 
+@pytest.mark.slow
 def test_evaluator_trains_when_missing_then_loads(tiny_evaluator_env):
     cfg, x = tiny_evaluator_env
     path = gu.artifacts.path_for(cfg, "evaluator", "fashion_mnist")

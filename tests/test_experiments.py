@@ -211,6 +211,7 @@ def test_trainer_learns_and_is_deterministic(toy):
         fit(sp.x_train, sp.y_train + 10, sp.x_val, sp.y_val)
 
 
+@pytest.mark.slow
 def test_run_tstr(toy):
     sp, xt, yt = toy
     out = ex.run_tstr({"toy": toy_sampler}, sp.x_train, sp.y_train, sp.x_val, sp.y_val, xt, yt,
@@ -219,6 +220,7 @@ def test_run_tstr(toy):
     assert out["toy"]["synthetic_only"] > 0.8  # the toy generator draws the right classes
 
 
+@pytest.mark.slow
 def test_run_low_data_trains_generator_on_labeled_subset_only(toy):
     sp, xt, yt = toy
     seen = []
@@ -237,6 +239,7 @@ def test_run_low_data_trains_generator_on_labeled_subset_only(toy):
         assert not set(tag(x)) & val_tags
 
 
+@pytest.mark.slow
 def test_run_rare_class(toy):
     sp, xt, yt = toy
     out = ex.run_rare_class(sp.x_train, sp.y_train, sp.x_val, sp.y_val, xt, yt, fit_fn(),
@@ -246,6 +249,7 @@ def test_run_rare_class(toy):
     assert all(0 <= out[v]["recall"] <= 1 for v in ("nothing", "generated"))
 
 
+@pytest.mark.slow
 def test_run_auto_labelling(toy):
     sp, xt, yt = toy
     split = ex.low_data_split(sp, 5, n_unlabeled=200)
@@ -262,6 +266,7 @@ def test_budget_steps():
     assert ex.budget_steps(3, 10, 64, min_per_epoch=5) == 15
 
 
+@pytest.mark.slow
 def test_cvae_trainer_returns_a_conditional_generator():
     pytest.importorskip("genclass_utils.models.vae")
     y = np.repeat(np.arange(10), 3)

@@ -114,6 +114,7 @@ def _check_samples(out: Path, gen: keras.Model, n: int = 12, seed: int = 3) -> N
     np.testing.assert_array_equal(images, sampling.generate(gen, n, labels=labels, seed=seed))
 
 
+@pytest.mark.slow
 def test_sample_command_loads_the_cvae_with_its_mixture_prior(saved, tmp_path):
     path, gen = saved["cvae_mixture_prior"]
     out = tmp_path / "s.npz"
@@ -123,6 +124,7 @@ def test_sample_command_loads_the_cvae_with_its_mixture_prior(saved, tmp_path):
     _check_samples(out, gen)
 
 
+@pytest.mark.slow
 def test_sample_command_round_trips_every_generator_kind(saved, tmp_path):
     # One fresh process runs the command's entry point once per kind (one TensorFlow start-up).
     calls = [["sample", "--model", str(path), "--n", "12", "--out", str(tmp_path / f"{k}.npz"),

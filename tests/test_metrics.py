@@ -195,6 +195,7 @@ def cfg():
     return gu.setup(profile="smoke", quiet=True)
 
 
+@pytest.mark.slow
 def test_cas_learns_from_good_labels_and_not_from_shuffled_ones(cfg):
     (x, y), (xv, yv), (xt, yt) = _toy_images(800, 0), _toy_images(200, 1), _toy_images(400, 2)
     good = metrics.classification_accuracy_score(x, y, xv, yv, xt, yt,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import keras
 import numpy as np
+import pytest
 
 from genclass_utils import robustness, training
 from genclass_utils.models import gan as G
@@ -29,6 +30,7 @@ def test_adversarial_training_tracks_a_finite_nonzero_loss():
     assert 0.0 <= hist["accuracy"][-1] <= 1.0
 
 
+@pytest.mark.slow
 def test_gan_tracks_finite_nonzero_losses():
     x, _ = _data(32)
     gan = G.build_gan((28, 28, 1), seed=0, g_width=8, d_width=8)
