@@ -39,15 +39,17 @@ data: venv
 # over JOBS processes. --durations keeps the slowest ones in sight.
 JOBS    ?= 2
 
-# The default suite: every unit test not marked slow. `make test-slow` runs the others; they
-# are kept, and run before a release (see CONTRIBUTING.md).
+# The default suite: every unit test not marked slow, plus the two slow tests of a reader's install
+# path (user_path). `make test-slow` runs the other slow ones; they are kept, and run before a
+# release (see CONTRIBUTING.md).
 unit: venv data
-	MPLBACKEND=Agg $(BIN)/python -m pytest -q -n $(JOBS) -m "not slow" --durations=15 tests
+	MPLBACKEND=Agg $(BIN)/python -m pytest -q -n $(JOBS) -m "not slow or user_path" --durations=15 tests
 
-unit-fast: unit
+unit-fast: venv data
+	MPLBACKEND=Agg $(BIN)/python -m pytest -q -n $(JOBS) -m "not slow" --durations=10 tests
 
 unit-slow: venv data
-	MPLBACKEND=Agg $(BIN)/python -m pytest -q -n $(JOBS) -m slow --durations=15 tests
+	MPLBACKEND=Agg $(BIN)/python -m pytest -q -n $(JOBS) -m "slow and not user_path" --durations=15 tests
 
 test-slow: unit-slow
 

@@ -132,6 +132,7 @@ def _files(folder: Path) -> set[Path]:
 
 
 @pytest.mark.slow
+@pytest.mark.user_path
 def test_wheel_runs_a_chapter_outside_the_checkout(wheel, tmp_path):
     venv = tmp_path / "venv"
     py = _fresh_venv(venv)
@@ -169,6 +170,7 @@ def test_wheel_runs_a_chapter_outside_the_checkout(wheel, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.user_path
 def test_first_cell_twice_in_one_kernel_then_run_all(wheel, tmp_path):
     """The acceptance path: a bare kernel, the first cell (twice), then the whole chapter."""
     venv = tmp_path / "venv"
