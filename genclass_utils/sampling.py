@@ -135,9 +135,10 @@ def generate(generator, n: int, labels: np.ndarray | None = None, seed: int = 0,
         raise InputError(f"as_uint8 must be True or False; got {as_uint8!r}")
     d = latent_dim(generator)
     out_shape = tuple(generator.outputs[0].shape)
-    if len(out_shape) != 4:  # a classifier's logits or a flat vector are not images
+    if len(out_shape) not in (4, 5):  # a classifier's logits or a flat vector are not images
         raise InputError(f"{getattr(generator, 'name', 'the generator')} outputs shape "
-                         f"{out_shape}, not images (N, H, W, C); is it a generator?")
+                         f"{out_shape}, not images (N, H, W, C) or clips (N, T, H, W, C); "
+                         "is it a generator?")
     if is_conditional(generator):
         if labels is None:
             raise InputError("this generator is conditional: pass labels (one per image)")
