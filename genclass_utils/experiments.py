@@ -798,6 +798,13 @@ def summarize_seeds(runs: Sequence[Mapping[str, float]], seeds: Sequence[int]) -
     return out
 
 
+def _n_runs(summary: Mapping) -> int:
+    """Return how many runs a {mean, std, ...} summary averages (n_seeds, seeds or values)."""
+    if "n_seeds" in summary:
+        return int(summary["n_seeds"])
+    return len(summary.get("seeds", summary.get("values", [0, 0])))
+
+
 def verdict(a: Mapping[str, float], b: Mapping[str, float]) -> str:
     """Return 'above', 'below' or 'within the noise of' for a's mean against b's.
 
@@ -806,8 +813,6 @@ def verdict(a: Mapping[str, float], b: Mapping[str, float]) -> str:
     """
     d = a["mean"] - b["mean"]
     spread = float(np.hypot(a["std"], b["std"]))
-    few = min(len(a.get("seeds", a.get("values", [0, 0]))),
-              len(b.get("seeds", b.get("values", [0, 0])))) < 2
-    if few or abs(d) <= spread:
+    if min(_n_runs(a), _n_runs(b)) < 2 or abs(d) <= spread:
         return "within the noise of"
     return "above" if d > 0 else "below"
