@@ -4,7 +4,9 @@ notebooks/08_semi_supervised.ipynb).
 One study, :func:`run_study`, takes *methods*: callables ``method(split, seed) -> classifier``
 that see a :class:`~genclass_utils.models.semisup.SemiSupervisedSplit` only (the labelled
 subset, its small validation set and the unlabelled pool, which carries no labels). The study
-scores each returned classifier once on the test split; no method ever receives test images.
+scores each returned classifier once on the test split, and on the split's small validation set;
+no method ever receives test images, and :func:`gain_at` picks each group's representative by
+the validation accuracy, never by the test accuracy.
 The method factories below build the chapter's six methods: four baselines at the same labels
 (supervised, supervised + classical augmentation, pseudo-labelling, cVAE-generated images) and
 two generative semi-supervised classifiers (the K-logit GAN and M2).
@@ -135,12 +137,13 @@ def run_study(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_te
               methods: Mapping[str, Method], sizes: Sequence[int] = (10, 50, 100),
               n_seeds: int = 3, seed: int = 0, seeds_for: Mapping[str, int] | None = None,
               log: Callable[[str], None] | None = print) -> dict:
-    """Return {"accuracy": {method: {n: mean_std}}, "seconds": {method: {n: [s]}}} over sizes and seeds.
+    """Return {"accuracy", "val_accuracy": {method: {n: mean_std}}, "seconds": {method: {n: [s]}}}.
 
     For every n and seed: ``semisup_split(x_train, y_train, n, seed)`` (n labelled and n
     validation images per class, the rest unlabelled); every method trains on that split and
-    the classifier it returns is scored once on (x_test, y_test). ``seeds_for`` may give a
-    method fewer seeds than n_seeds (the first ones), to fit a budget.
+    the classifier it returns is scored once on (x_test, y_test) ("accuracy") and on the
+    split's validation set ("val_accuracy", the only score a method may be chosen by).
+    ``seeds_for`` may give a method fewer seeds than n_seeds (the first ones), to fit a budget.
     """
     from .models import semisup
 
@@ -150,6 +153,7 @@ def run_study(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_te
     if unknown:
         raise InputError(f"seeds_for names unknown methods: {', '.join(sorted(unknown))}")
     acc: dict[str, dict[int, list[float]]] = {m: {} for m in methods}
+    val: dict[str, dict[int, list[float]]] = {m: {} for m in methods}
     secs: dict[str, dict[int, list[float]]] = {m: {} for m in methods}
     for n in sizes:
         for k in range(n_seeds):
@@ -164,19 +168,26 @@ def run_study(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_te
                 secs[name].setdefault(int(n), []).append(time.perf_counter() - t0)
                 a = float(np.mean(predict(x_test) == np.asarray(y_test)))
                 acc[name].setdefault(int(n), []).append(a)
+                v = float(np.mean(predict(split.x_val) == np.asarray(split.y_val)))
+                val[name].setdefault(int(n), []).append(v)
                 line.append(f"{name}={a:.3f} ({secs[name][int(n)][-1]:.0f}s)")
             log(f"n={n} seed={s}: " + ", ".join(line))
     return {"accuracy": {m: {n: ex.mean_std(v) for n, v in r.items()} for m, r in acc.items()},
+            "val_accuracy": {m: {n: ex.mean_std(v) for n, v in r.items()} for m, r in val.items()},
             "seconds": secs}
 
 
-def gain_at(accuracy: Mapping[str, Mapping[int, Mapping]], generative_methods: Sequence[str] = GENERATIVE,
+def gain_at(accuracy: Mapping[str, Mapping[int, Mapping]], selection: Mapping[str, Mapping[int, Mapping]],
+            generative_methods: Sequence[str] = GENERATIVE,
             baselines: Sequence[str] = BASELINES) -> dict[int, dict]:
-    """Return {n: best generative minus best baseline mean, the two winners and the spread of the difference}.
+    """Return {n: best generative minus best baseline test mean, the two picks and the spread of the difference}.
 
-    The spread is sqrt(s_a^2 + s_b^2) from the two standard deviations over seeds; the verdict
-    is "above"/"below" only when the gain is outside it and both have at least two seeds,
-    otherwise "within the noise".
+    Each group's representative is the method with the highest mean in ``selection`` (the
+    validation accuracies that :func:`run_study` returns; ties go to the first in group order),
+    so the test split never chooses what it then scores. The gain is the difference of their
+    mean test accuracies (``accuracy``); its spread is sqrt(s_a^2 + s_b^2) from the two
+    standard deviations over seeds; the verdict is "above"/"below" only when the gain is
+    outside it and both have at least two seeds, otherwise "within the noise".
     """
     out = {}
     sizes = sorted({n for m in accuracy.values() for n in m})
@@ -185,12 +196,18 @@ def gain_at(accuracy: Mapping[str, Mapping[int, Mapping]], generative_methods: S
         base = [m for m in baselines if n in accuracy.get(m, {})]
         if not gen or not base:
             continue
-        g = max(gen, key=lambda m: accuracy[m][n]["mean"])
-        b = max(base, key=lambda m: accuracy[m][n]["mean"])
+        missing = [m for m in gen + base if n not in selection.get(m, {})]
+        if missing:
+            raise InputError(f"no validation accuracy at {n} labels per class for "
+                             f"{', '.join(missing)}: the representatives are chosen on validation")
+        g = max(gen, key=lambda m: selection[m][n]["mean"])
+        b = max(base, key=lambda m: selection[m][n]["mean"])
         a_g, a_b = accuracy[g][n], accuracy[b][n]
         verdict = ex.verdict(a_g, a_b)  # the course's rule: outside the spread, >= 2 seeds each
         out[int(n)] = {"gain": float(a_g["mean"] - a_b["mean"]),
                        "spread": float(np.hypot(a_g["std"], a_b["std"])), "best_generative": g,
                        "best_baseline": b,
+                       "val_generative": float(selection[g][n]["mean"]),
+                       "val_baseline": float(selection[b][n]["mean"]),
                        "verdict": "within the noise" if verdict.startswith("within") else verdict}
     return out

@@ -45,8 +45,10 @@ def test_methods_see_only_the_split_and_each_model_is_scored_once():
 
     res = ss.run_study(x, y, x_test, y_test, {"a": spy, "b": spy}, sizes=(2, 3), n_seeds=2,
                        seeds_for={"b": 1}, log=None)
-    # a: 2 sizes x 2 seeds, b: 2 sizes x 1 seed; every trained model scored once on the test set
-    assert len(seen) == 6 and scored == [len(y_test)] * 6
+    # a: 2 sizes x 2 seeds, b: 2 sizes x 1 seed; every trained model scored once on the test set,
+    # then once on its split's validation set (what the representatives are chosen by)
+    assert len(seen) == 6 and scored[0::2] == [len(y_test)] * 6
+    assert scored[1::2] == [len(split.y_val) for _seed, split in seen]
     for _seed, split in seen:
         assert len(split.y_labeled) == split.n_per_class * K
         parts = np.concatenate([_ids(split.x_labeled), _ids(split.x_val), _ids(split.x_unlabeled)])
@@ -54,6 +56,7 @@ def test_methods_see_only_the_split_and_each_model_is_scored_once():
     assert res["accuracy"]["a"][2]["n_seeds"] == 2 and res["accuracy"]["b"][3]["n_seeds"] == 1
     assert res["accuracy"]["a"][2]["mean"] == pytest.approx(0.1)  # all-zero guesses, balanced test
     assert len(res["seconds"]["a"][3]) == 2
+    assert res["val_accuracy"]["a"][2]["n_seeds"] == 2 and res["val_accuracy"]["b"][3]["n_seeds"] == 1
 
 
 def test_seeds_for_must_name_a_method():
@@ -69,19 +72,30 @@ def _ms(values):
             "n_seeds": len(v)}
 
 
-def test_gain_picks_the_best_of_each_group_and_judges_the_spread():
+def test_gain_picks_each_groups_best_on_validation_and_judges_the_spread():
     acc = {"supervised": {10: _ms([0.60, 0.62, 0.61]), 50: _ms([0.70, 0.74, 0.72])},
            "pseudo_label": {10: _ms([0.63, 0.65, 0.64]), 50: _ms([0.71, 0.73, 0.72])},
            "ssgan": {10: _ms([0.75, 0.76, 0.74]), 50: _ms([0.72, 0.75, 0.73])},
            "m2": {10: _ms([0.70, 0.71, 0.72]), 50: _ms([0.60, 0.61, 0.62])}}
-    g = ss.gain_at(acc)
+    val = {m: {n: _ms([r["mean"]] * 3) for n, r in per.items()} for m, per in acc.items()}
+    g = ss.gain_at(acc, val)
     assert g[10]["best_generative"] == "ssgan" and g[10]["best_baseline"] == "pseudo_label"
     assert g[10]["gain"] == pytest.approx(0.75 - 0.64)
     assert g[10]["spread"] == pytest.approx(np.hypot(0.01, 0.01))
     assert g[10]["verdict"] == "above"
     assert g[50]["gain"] == pytest.approx((0.72 + 0.75 + 0.73) / 3 - 0.72) and g[50]["verdict"] == "within the noise"
     one_seed = {m: {10: _ms([r[10]["mean"]])} for m, r in acc.items()}
-    assert ss.gain_at(one_seed)[10]["verdict"] == "within the noise"  # one seed is never an effect
+    assert ss.gain_at(one_seed, val)[10]["verdict"] == "within the noise"  # one seed is never an effect
+    # the test accuracies never choose: with validation favouring m2 and supervised, those are
+    # compared, although ssgan and pseudo_label score higher on the test split
+    val_other = {m: {n: _ms([{"m2": 0.9, "supervised": 0.8}.get(m, 0.5)] * 3) for n in per}
+                 for m, per in acc.items()}
+    g = ss.gain_at(acc, val_other)
+    assert g[10]["best_generative"] == "m2" and g[10]["best_baseline"] == "supervised"
+    assert g[10]["gain"] == pytest.approx(0.71 - 0.61)
+    assert g[10]["val_generative"] == pytest.approx(0.9)
+    with pytest.raises(InputError, match="validation"):
+        ss.gain_at(acc, {m: per for m, per in val.items() if m != "m2"})
 
 
 class _FixedModel:
