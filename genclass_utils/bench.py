@@ -38,9 +38,13 @@ NAIVE = Setting("naive", eager=True, jit=False, pipeline=False)
 
 
 def settings(quick: bool = False) -> list[Setting]:
-    """Return the settings to measure: default, naive, then one factor changed at a time."""
-    out = [DEFAULT, NAIVE, Setting("eager", eager=True), Setting("no_prefetch", pipeline=False),
-           Setting("jit_on", jit=True), Setting("batch_256", batch=256),
+    """Return the settings to measure: default, naive, then one factor changed at a time.
+
+    The first three (default, naive, XLA on) are the ones the chapter's ratios need; a run may
+    keep only the first few (``run(n_settings=...)``, as the smoke profile does).
+    """
+    out = [DEFAULT, NAIVE, Setting("jit_on", jit=True), Setting("eager", eager=True),
+           Setting("no_prefetch", pipeline=False), Setting("batch_256", batch=256),
            Setting("mixed_float16", precision="mixed_float16")]
     if not quick:
         out += [Setting("batch_64", batch=64), Setting("jit_off", jit=False)]
@@ -230,21 +234,29 @@ def check_writable(path: str | Path) -> Path:
 
 def run(quick: bool = False, models: tuple[str, ...] = ("cnn", "gan"), n_images: int = 4096,
         steps: int | None = None, runs: int | None = None, seed: int = 0,
-        cnn: Callable | None = None, gan: Callable | None = None) -> list[dict]:
-    """Return the rows of the benchmark (see the module docstring) on random 28x28 images."""
+        cnn: Callable | None = None, gan: Callable | None = None,
+        n_settings: int | None = None) -> list[dict]:
+    """Return the rows of the benchmark (see the module docstring) on random 28x28 images.
+
+    ``n_settings`` keeps only the first settings of :func:`settings` (at least default and naive).
+    """
     unknown = set(models) - {"cnn", "gan"}
     if unknown:
         raise ConfigError(f"unknown model(s) {sorted(unknown)}; choose cnn and/or gan")
+    if n_settings is not None and (isinstance(n_settings, bool) or not isinstance(n_settings, (int, np.integer))
+                                   or n_settings < 2):
+        raise ConfigError(f"n_settings must be an integer >= 2 (default and naive); got {n_settings!r}")
+    chosen = settings(quick)[:n_settings]
     steps = (6 if quick else 20) if steps is None else steps
     runs = (3 if quick else 5) if runs is None else runs
-    check_budget(n_images, steps, runs, max(s.batch for s in settings(quick)))
+    check_budget(n_images, steps, runs, max(s.batch for s in chosen))
     rng = np.random.default_rng(seed)
     x = rng.random((n_images, 28, 28, 1), dtype=np.float32)
     y = rng.integers(0, 10, n_images)
     factories = {"cnn": cnn or cnn_factory, "gan": gan or gan_factory}
     rows = []
     for name in models:
-        for s in settings(quick):
+        for s in chosen:
             if name == "gan" and s.name in ("batch_64", "jit_off"):
                 continue
             rows.append(measure(name, factories[name], s, x if name == "gan" else x,

@@ -451,16 +451,21 @@ def run_tstr(generators: Mapping[str, object], x_real, y_real, x_val, y_val, x_t
 
     Real only is trained once and reported under every generator. Synthetic only sees no real
     image: n_synthetic generated images (default len(x_real)) with the real class balance, and a
-    generated validation set the size of x_val for early stopping.
+    generated validation set the size of x_val for early stopping. ``out["_validation"]`` has
+    the same layout with each model's accuracy on the real (x_val, y_val): the score a best
+    ratio or a best generator is chosen by (the test split only scores the choice).
     """
     log = log or (lambda s: None)
     model = fit(x_real, y_real, x_val, y_val, seed=seed)
     real_only = scores(model, x_test, y_test)["accuracy"]
+    real_val = scores(model, x_val, y_val)["accuracy"]
     log(f"real only: {real_only:.4f}")
     out: dict[str, dict[str, float]] = {}
+    val: dict[str, dict[str, float]] = {}
     for name, gen in generators.items():
         sampler = as_sampler(gen)
         res = {"real_only": real_only}
+        res_val = {"real_only": real_val}
         n_syn = n_synthetic or len(x_real)
         y_syn = synthetic_labels(y_real, n_syn / len(y_real), n_classes)
         x_syn = draw(sampler, y_syn, seed + 101)
@@ -468,12 +473,15 @@ def run_tstr(generators: Mapping[str, object], x_real, y_real, x_val, y_val, x_t
         xv_syn = draw(sampler, yv_syn, seed + 202)
         model = fit(x_syn, y_syn, xv_syn, yv_syn, seed=seed)
         res["synthetic_only"] = scores(model, x_test, y_test)["accuracy"]
+        res_val["synthetic_only"] = scores(model, x_val, y_val)["accuracy"]  # real images it never saw
         for r in ratios:
             x, y, _ = mix_with_generated(x_real, y_real, sampler, r, n_classes, seed=seed + 303)
             model = fit(x, y, x_val, y_val, seed=seed)
             res[f"real+{r:g}x"] = scores(model, x_test, y_test)["accuracy"]
+            res_val[f"real+{r:g}x"] = scores(model, x_val, y_val)["accuracy"]
         log(f"{name}: " + ", ".join(f"{k}={v:.4f}" for k, v in res.items()))
-        out[name] = res
+        out[name], val[name] = res, res_val
+    out["_validation"] = val
     return out
 
 
@@ -488,7 +496,7 @@ def run_low_data(splits, x_test, y_test, fit: Fit | Mapping[int, Fit], train_gen
                  augment_factory: Callable[[int], object] | None = None, seed: int = 0,
                  on_generator: Callable[[int, int, Sampler], None] | None = None,
                  log: Callable[[str], None] | None = print) -> dict[int, dict[str, dict]]:
-    """Return {labels per class: {variant: mean_std}} for the four low-data variants.
+    """Return {labels per class: {variant: mean_std of test accuracy, with "val": mean_std of validation accuracy}}.
 
     For each size and seed: a labeled subset (validation excluded); a small validation set of
     val_per_class (default: the same n) per class from the validation split; a conditional
@@ -503,6 +511,7 @@ def run_low_data(splits, x_test, y_test, fit: Fit | Mapping[int, Fit], train_gen
     out: dict[int, dict[str, dict]] = {}
     for n in sizes:
         acc: dict[str, list[float]] = {v: [] for v in LOW_DATA_VARIANTS}
+        val: dict[str, list[float]] = {v: [] for v in LOW_DATA_VARIANTS}
         for k in range(n_seeds):
             s = seed + k
             sub = low_data_split(splits, n, seed=s, n_unlabeled=0)
@@ -520,8 +529,9 @@ def run_low_data(splits, x_test, y_test, fit: Fit | Mapping[int, Fit], train_gen
             for v, (x, y, aug) in runs.items():
                 model = fit_n(x, y, xv, yv, seed=s, augment=aug)
                 acc[v].append(scores(model, x_test, y_test)["accuracy"])
+                val[v].append(scores(model, xv, yv)["accuracy"])  # what a best variant is chosen by
             log(f"n={n} seed={s}: " + ", ".join(f"{v}={acc[v][-1]:.4f}" for v in acc))
-        out[int(n)] = {v: mean_std(a) for v, a in acc.items()}
+        out[int(n)] = {v: {**mean_std(a), "val": mean_std(val[v])} for v, a in acc.items()}
     return out
 
 
@@ -534,6 +544,9 @@ def run_rare_class(x_train, y_train, x_val, y_val, x_test, y_test, fit: Fit,
                    log: Callable[[str], None] | None = print) -> dict[str, dict[str, float]]:
     """Return {variant: {recall, balanced_accuracy, accuracy}} on the test split.
 
+    Each variant also carries "val", the same scores on the imbalanced validation set that
+    early stopping watched: the scores a best remedy is chosen by.
+
     The rare class is cut to ``fraction`` of its images in the training set and in the
     validation set alike. Variants: nothing; class weights; oversampling; generated rare-class
     images filling the rare class up to the median class count, from a conditional generator
@@ -545,11 +558,14 @@ def run_rare_class(x_train, y_train, x_val, y_val, x_test, y_test, fit: Fit,
     counts = np.bincount(y_imb, minlength=n_classes)
     log(f"class {rare_class} cut to {counts[rare_class]} images; others median {int(np.median(counts))}")
     out: dict[str, dict[str, float]] = {}
-    out["nothing"] = scores(fit(x_imb, y_imb, xv, yv, seed=seed), x_test, y_test, rare_class)
-    out["class_weights"] = scores(fit(x_imb, y_imb, xv, yv, seed=seed,
-                                      class_weight=class_weights(y_imb)), x_test, y_test, rare_class)
+
+    def both(model) -> dict:
+        return {**scores(model, x_test, y_test, rare_class), "val": scores(model, xv, yv, rare_class)}
+
+    out["nothing"] = both(fit(x_imb, y_imb, xv, yv, seed=seed))
+    out["class_weights"] = both(fit(x_imb, y_imb, xv, yv, seed=seed, class_weight=class_weights(y_imb)))
     xo, yo = oversample(x_imb, y_imb, seed)
-    out["oversampling"] = scores(fit(xo, yo, xv, yv, seed=seed), x_test, y_test, rare_class)
+    out["oversampling"] = both(fit(xo, yo, xv, yv, seed=seed))
     sampler = as_sampler(train_generator(x_imb, y_imb, seed))
     if on_generator is not None:
         on_generator(sampler)
@@ -557,11 +573,12 @@ def run_rare_class(x_train, y_train, x_val, y_val, x_test, y_test, fit: Fit,
     labels = np.full(max(n_fill, 0), rare_class, np.int32)
     x_gen = draw(sampler, labels, seed + 7) if len(labels) else x_imb[:0]
     xg, yg, _ = mix(x_imb, y_imb, x_gen, labels, seed)
-    out["generated"] = scores(fit(xg, yg, xv, yv, seed=seed), x_test, y_test, rare_class)
+    out["generated"] = both(fit(xg, yg, xv, yv, seed=seed))
     for v, r in out.items():
         log(f"{v}: recall={r['recall']:.4f} balanced_accuracy={r['balanced_accuracy']:.4f}")
     out["_protocol"] = {"rare_class": int(rare_class), "fraction": float(fraction),
                         "rare_count": int(counts[rare_class]), "generated": int(len(labels)),
+                        "val_rare_count": int(np.sum(np.asarray(yv) == rare_class)),
                         "train_size": int(len(y_imb))}
     return out
 
@@ -574,7 +591,7 @@ def run_auto_labelling(split: LowDataSplit, x_val, y_val, x_test, y_test, fit: F
                        n_classes: int = 10, seed: int = 0,
                        log: Callable[[str], None] | None = print,
                        store=None, review_n: int = 50) -> dict:
-    """Return the baseline accuracy and {threshold: {label_precision, kept, accuracy}}.
+    """Return the baseline accuracy and {threshold: {label_precision, kept, accuracy, val_accuracy}}.
 
     A classifier trained on the labeled subset labels the unlabeled pool; the images whose top
     probability reaches a threshold join the labeled ones, and a fresh classifier is retrained.
@@ -606,9 +623,12 @@ def run_auto_labelling(split: LowDataSplit, x_val, y_val, x_test, y_test, fit: F
         prec = label_precision(pseudo, split.y_unlabeled_hidden[idx])
         x = np.concatenate([split.x_labeled, split.x_unlabeled[idx]])
         y = np.concatenate([split.y_labeled, pseudo])
-        acc = scores(fit(x, y, x_val, y_val, seed=seed), x_test, y_test)["accuracy"]
+        model = fit(x, y, x_val, y_val, seed=seed)
+        acc = scores(model, x_test, y_test)["accuracy"]
         out["thresholds"][f"{t:g}"] = {"label_precision": prec, "kept": int(len(idx)),
-                                       "accuracy": acc}
+                                       "accuracy": acc,
+                                       # the score a best threshold is chosen by
+                                       "val_accuracy": scores(model, x_val, y_val)["accuracy"]}
         log(f"threshold {t:g}: kept {len(idx)}, precision {prec:.4f}, accuracy {acc:.4f}")
     if generator is not None:
         sampler = as_sampler(generator)

@@ -41,6 +41,8 @@ def test_bench_measures_a_positive_rate():
     rows = bench.run(quick=True, models=("cnn",), n_images=256, steps=1, runs=1)
     measured = [r for r in rows if r["status"] == "ok"]
     assert measured and all(r["images_per_s"] > 0 for r in measured)
+    few = bench.run(quick=True, models=("cnn",), n_images=256, steps=1, runs=1, n_settings=3)
+    assert [r["name"] for r in few] == ["default", "naive", "jit_on"]
 
 
 def test_lambda_model_is_refused():

@@ -218,6 +218,9 @@ def test_run_tstr(toy):
                       fit_fn(), K, ratios=(0.5, 2), log=None)
     assert set(out["toy"]) == {"real_only", "synthetic_only", "real+0.5x", "real+2x"}
     assert out["toy"]["synthetic_only"] > 0.8  # the toy generator draws the right classes
+    # every model is also scored on the real validation set, the only score a choice may use
+    assert set(out["_validation"]["toy"]) == set(out["toy"])
+    assert all(0 <= v <= 1 for v in out["_validation"]["toy"].values())
 
 
 @pytest.mark.slow
@@ -232,6 +235,7 @@ def test_run_low_data_trains_generator_on_labeled_subset_only(toy):
     out = ex.run_low_data(sp, xt, yt, fit_fn(30), train_generator, K, sizes=(5,), n_seeds=2,
                           gen_ratio=2.0, log=None)
     assert set(out[5]) == set(ex.LOW_DATA_VARIANTS) and out[5]["real"]["n_seeds"] == 2
+    assert out[5]["real+generated"]["val"]["n_seeds"] == 2  # validation scores, to choose by
     assert len(seen) == 2
     val_tags = set(sp.idx_val)
     for x, y in seen:  # the generator saw exactly 5 labeled images per class, no validation
@@ -247,6 +251,9 @@ def test_run_rare_class(toy):
     assert {"nothing", "class_weights", "oversampling", "generated"} <= set(out)
     assert out["_protocol"]["rare_count"] == 6 and out["_protocol"]["generated"] == 120 - 6
     assert all(0 <= out[v]["recall"] <= 1 for v in ("nothing", "generated"))
+    assert all(0 <= out[v]["val"]["recall"] <= 1 for v in ("nothing", "generated"))
+    # the validation set is cut like the training set
+    assert 1 <= out["_protocol"]["val_rare_count"] < int(np.sum(sp.y_val == 1))
 
 
 @pytest.mark.slow
@@ -259,6 +266,7 @@ def test_run_auto_labelling(toy):
     assert out["thresholds"]["0.99"]["kept"] <= 200
     assert 0 <= out["thresholds"]["0"]["label_precision"] <= 1
     assert out["generated_all"]["kept"] == 20
+    assert 0 <= out["thresholds"]["0.99"]["val_accuracy"] <= 1
 
 
 def test_budget_steps():

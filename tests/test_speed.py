@@ -98,6 +98,16 @@ def test_bench_fewer_images_than_a_batch_refused():
         bench.run(quick=True, models=("cnn",), n_images=100, steps=1, runs=1)
 
 
+@pytest.mark.parametrize("n", [0, 1, True, 2.5, "3"])
+def test_bench_n_settings_must_keep_default_and_naive(n):
+    with pytest.raises(ConfigError, match="n_settings"):
+        bench.run(quick=True, models=("cnn",), n_images=512, steps=1, runs=1, n_settings=n)
+
+
+def test_bench_settings_start_with_what_the_chapter_ratios_need():
+    assert [s.name for s in bench.settings(quick=True)[:3]] == ["default", "naive", "jit_on"]
+
+
 @pytest.mark.parametrize("kw", [{"steps": -1}, {"steps": 0}, {"runs": -1}, {"runs": 0},
                                 {"steps": 1.5}, {"n_images": -5}])
 def test_bench_nonpositive_steps_or_runs_refused(kw):
