@@ -247,6 +247,11 @@ def class_histogram(counts: Mapping[str, np.ndarray], class_names: Sequence[str]
     ax.set_xticks(np.arange(k))
     ax.set_xticklabels(class_names, rotation=30, ha="right")
     ax.set_ylabel("fraction of images")
+    ax.legend(fontsize=7, ncol=len(names) + 1)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
 
 
 def latent_map(z: np.ndarray, labels: np.ndarray, class_names: Sequence[str],
