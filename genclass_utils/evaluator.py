@@ -1,6 +1,6 @@
 """The evaluator: a strong classifier per dataset, trained on the train split only.
 
-Chapters 3 to 7 use it to judge generated images: ``predict`` gives class probabilities,
+Chapters 3 to 6 use it to judge generated images: ``predict`` gives class probabilities,
 ``embed`` the penultimate-layer features used for the Fréchet distance and for precision and
 recall. It is introduced, and its test accuracy reported, in notebooks/02_cnn_basics.ipynb.
 """
