@@ -187,7 +187,8 @@ def gain_at(accuracy: Mapping[str, Mapping[int, Mapping]], selection: Mapping[st
     so the test split never chooses what it then scores. The gain is the difference of their
     mean test accuracies (``accuracy``); its spread is sqrt(s_a^2 + s_b^2) from the two
     standard deviations over seeds; the verdict is "above"/"below" only when the gain is
-    outside it and both have at least two seeds, otherwise "within the noise".
+    outside it, "within the noise" when it is inside, and "not testable (one seed)" when
+    either pick has a single seed (its standard deviation is then unknown, not 0).
     """
     out = {}
     sizes = sorted({n for m in accuracy.values() for n in m})
@@ -203,11 +204,43 @@ def gain_at(accuracy: Mapping[str, Mapping[int, Mapping]], selection: Mapping[st
         g = max(gen, key=lambda m: selection[m][n]["mean"])
         b = max(base, key=lambda m: selection[m][n]["mean"])
         a_g, a_b = accuracy[g][n], accuracy[b][n]
-        verdict = ex.verdict(a_g, a_b)  # the course's rule: outside the spread, >= 2 seeds each
         out[int(n)] = {"gain": float(a_g["mean"] - a_b["mean"]),
                        "spread": float(np.hypot(a_g["std"], a_b["std"])), "best_generative": g,
                        "best_baseline": b,
                        "val_generative": float(selection[g][n]["mean"]),
                        "val_baseline": float(selection[b][n]["mean"]),
-                       "verdict": "within the noise" if verdict.startswith("within") else verdict}
+                       "verdict": _verdict(a_g, a_b)}
     return out
+
+
+def _verdict(a: Mapping, b: Mapping) -> str:
+    """Return "above", "below", "within the noise", or "not testable (one seed)" for a against b."""
+    if min(int(a.get("n_seeds", len(a.get("values", [0])))),
+           int(b.get("n_seeds", len(b.get("values", [0]))))) < 2:
+        return "not testable (one seed)"
+    v = ex.verdict(a, b)  # the course's rule: outside the spread sqrt(s_a^2 + s_b^2)
+    return "within the noise" if v.startswith("within") else v
+
+
+def versus(accuracy: Mapping[str, Mapping[int, Mapping]], methods: Sequence[str],
+           reference: str = "supervised") -> list[dict]:
+    """Return one row per (method, n): the method's mean test accuracy minus the reference's.
+
+    Every method is compared with the same reference at every size, with the spread
+    sqrt(s_a^2 + s_b^2) and the verdict of :func:`gain_at` (so a single-seed side is "not
+    testable"). No choice is made here, so the test split selects nothing.
+    """
+    if reference not in accuracy:
+        raise InputError(f"no accuracies for the reference method {reference!r}")
+    rows = []
+    for m in methods:
+        if m not in accuracy:
+            raise InputError(f"no accuracies for method {m!r}")
+        for n in sorted(accuracy[m]):
+            if n not in accuracy[reference]:
+                continue
+            a, b = accuracy[m][n], accuracy[reference][n]
+            rows.append({"method": m, "n": int(n), "difference": float(a["mean"] - b["mean"]),
+                         "spread": float(np.hypot(a["std"], b["std"])),
+                         "verdict": _verdict(a, b)})
+    return rows

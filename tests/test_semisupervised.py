@@ -85,7 +85,8 @@ def test_gain_picks_each_groups_best_on_validation_and_judges_the_spread():
     assert g[10]["verdict"] == "above"
     assert g[50]["gain"] == pytest.approx((0.72 + 0.75 + 0.73) / 3 - 0.72) and g[50]["verdict"] == "within the noise"
     one_seed = {m: {10: _ms([r[10]["mean"]])} for m, r in acc.items()}
-    assert ss.gain_at(one_seed, val)[10]["verdict"] == "within the noise"  # one seed is never an effect
+    # one seed is never an effect, and its spread is unknown rather than 0: not testable
+    assert ss.gain_at(one_seed, val)[10]["verdict"] == "not testable (one seed)"
     # the test accuracies never choose: with validation favouring m2 and supervised, those are
     # compared, although ssgan and pseudo_label score higher on the test split
     val_other = {m: {n: _ms([{"m2": 0.9, "supervised": 0.8}.get(m, 0.5)] * 3) for n in per}
@@ -134,3 +135,18 @@ def test_pseudo_labels_come_from_the_teacher_not_the_hidden_labels():
     assert np.array_equal(ys[~lab], (y[ids[~lab]] + 1) % K)  # with the teacher's label
     assert np.bincount(ys[~lab], minlength=K).max() <= 3
     assert not np.isin(ids[~lab], _ids(split.x_val)).any()
+
+
+def test_versus_compares_every_method_with_the_reference_at_every_size():
+    acc = {"supervised": {10: _ms([0.60, 0.62, 0.61]), 50: _ms([0.70, 0.72, 0.71])},
+           "ssgan": {10: _ms([0.70, 0.71, 0.72]), 50: _ms([0.70, 0.72, 0.71])},
+           "cvae_generated": {10: _ms([0.65])}}
+    rows = {(r["method"], r["n"]): r for r in ss.versus(acc, ["ssgan", "cvae_generated"])}
+    assert rows[("ssgan", 10)]["difference"] == pytest.approx(0.10)
+    assert rows[("ssgan", 10)]["spread"] == pytest.approx(np.hypot(0.01, 0.01))
+    assert rows[("ssgan", 10)]["verdict"] == "above"
+    assert rows[("ssgan", 50)]["verdict"] == "within the noise"
+    assert rows[("cvae_generated", 10)]["verdict"] == "not testable (one seed)"
+    assert ("cvae_generated", 50) not in rows
+    with pytest.raises(InputError, match="reference"):
+        ss.versus(acc, ["ssgan"], reference="pseudo_label")

@@ -504,5 +504,5 @@ def fit_semisupervised(model: SemiSupervisedGAN | M2, split: SemiSupervisedSplit
                                                  restore_best_weights=True))
     hist = model.fit(train, steps_per_epoch=int(steps_per_epoch), epochs=int(epochs),
                      validation_data=validation_dataset(split.x_val, split.y_val, scale_to),
-                     callbacks=cbs, verbose=verbose)
+                     callbacks=cbs, verbose=verbose, shuffle=False)  # the pipeline shuffles
     return {k: [float(v) for v in vs] for k, vs in hist.history.items()}, timer.seconds
