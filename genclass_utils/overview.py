@@ -231,7 +231,15 @@ def _time_section(profile: str, results: dict[str, dict], root: Path) -> list[st
         verdict += "" if book is None else f" the budget of {book / 60:.0f} minutes)"
         lines += ["", f"**Whole book from scratch:** {full['seconds'] / 60:.1f} minutes on "
                   f"{full.get('date', '—')}{verdict}, every chapter in book order from an empty "
-                  "`artifacts/` folder.", ""]
+                  "`artifacts/` folder."]
+        # chapters re-run since that measurement: say so, with their new times
+        since = {stem: t for stem, t in times.get("chapters", {}).items()
+                 if t.get("date", "") > full.get("date", "") and stem in full.get("chapters", {})}
+        if since:
+            changed = ", ".join(f"{stem} {full['chapters'][stem] / 60:.1f} → {t['seconds'] / 60:.1f} min"
+                                for stem, t in sorted(since.items()))
+            lines.append(f"Re-run since then (their times then → in their last run): {changed}.")
+        lines.append("")
     else:
         lines += ["", "**Whole book from scratch:** not measured yet (run `make run` with an empty "
                   f"`artifacts/{profile}/` folder)" + ("" if book is None else

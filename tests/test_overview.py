@@ -45,3 +45,20 @@ def test_two_feature_spaces_table_and_their_targets(tmp_path):
     assert "| yes |" in rows["cGAN precision (evaluator space, k = 3)"]
     table = page.split("## Generators in two feature spaces")[1]
     assert "| vaegan | 300 | 0.4 ± 0.01 | 40 | 0.05 ± 0.003 |" in table
+
+
+def test_whole_book_time_names_the_chapters_re_run_since(tmp_path):
+    _write(tmp_path, "01_image_preprocessing", {})
+    _write(tmp_path, "08_semi_supervised", {})
+    times = {"chapters": {
+        "01_image_preprocessing": {"seconds": 120.0, "budget_seconds": 75, "from_scratch": True,
+                                   "date": "2026-01-01T10:00:00+00:00"},
+        "08_semi_supervised": {"seconds": 1200.0, "budget_seconds": 900, "from_scratch": True,
+                               "date": "2026-02-01T10:00:00+00:00"}},
+        "from_scratch": {"seconds": 3000.0, "budget_seconds": 3600, "date": "2026-01-01T11:00:00+00:00",
+                         "chapters": {"01_image_preprocessing": 120.0, "08_semi_supervised": 900.0}}}
+    (tmp_path / "results" / "cpu" / "run_times.json").write_text(json.dumps(times))
+    page = overview.markdown("cpu", tmp_path)
+    assert "**Whole book from scratch:** 50.0 minutes" in page
+    line = next(ln for ln in page.splitlines() if ln.startswith("Re-run since then"))
+    assert "08_semi_supervised 15.0 → 20.0 min" in line and "01_image" not in line
