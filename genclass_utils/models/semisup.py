@@ -133,8 +133,8 @@ def discriminator_classifier(image_shape=(28, 28, 1), n_classes: int = 10, width
     """Return the K-logit discriminator: image in [-1, 1] -> (class logits, features).
 
     The body is chapter 3's DCGAN discriminator up to its ``features`` layer (``"dcgan"``) or
-    chapter 2's small_cnn up to its ``embedding`` layer (``"small_cnn"``), or Salimans et al.'s
-    MLP with Gaussian noise before every dense layer (``"mlp"``); the single real/fake
+    chapter 1's small_cnn up to its ``embedding`` layer (``"small_cnn"``), or an MLP after
+    Salimans et al. with Gaussian noise before its hidden layers (``"mlp"``); the single real/fake
     logit (or the softmax) is replaced by K class logits. Gaussian noise on the input (training
     only) keeps the discriminator from fitting the few labelled images exactly.
     """
@@ -157,10 +157,11 @@ def discriminator_classifier(image_shape=(28, 28, 1), n_classes: int = 10, width
 
 def mlp_body(image_shape=(28, 28, 1), widths=(500, 250, 250), hidden_noise: float = 0.5,
              name: str = "body") -> keras.Model:
-    """Return Salimans et al.'s MLP discriminator body: image -> features, noise before each layer.
+    """Return an MLP discriminator body after Salimans et al. (narrower by default): image -> features.
 
-    Gaussian noise of std hidden_noise (training only) on every hidden layer's input is the
-    regulariser they used on MNIST; their weight normalisation is left out (Keras has none).
+    Gaussian noise of std hidden_noise (training only) on every hidden layer's input after the
+    first is the regulariser they used on MNIST (their MNIST network is 1000-500-250-250-250 and
+    also has noise before its output layer); their weight normalisation is left out.
     """
     image = keras.Input(image_shape, name="image")
     h = layers.Flatten(name="flatten")(image)
