@@ -242,8 +242,9 @@ def classification_accuracy_score(x_train: np.ndarray, y_train: np.ndarray,
 
     A classifier from ``build_classifier(input_shape, n_classes)`` is trained on (x_train,
     y_train) only (generated images for CAS, real ones for its reference) with chapter 2's
-    ``fit_classifier``, stopped early on real validation images, and scored on the real test
-    split; ``train(model, x, y, x_val, y_val)`` may replace that fit. Accuracies are measured in inference mode; ``train_accuracy``
+    ``fit_classifier``, stopped early on (x_val, y_val) (held-out generated images for a
+    generator's CAS, so that no real image is seen before the test; real validation images for
+    the real reference), and scored on the real test split; ``train(model, x, y, x_val, y_val)`` may replace that fit. Accuracies are measured in inference mode; ``train_accuracy``
     exposes BatchNormalization statistics that were not ready (train high, test near chance).
     """
     x, y = _images_labels(x_train, y_train, "training set")
