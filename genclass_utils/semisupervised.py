@@ -244,3 +244,28 @@ def versus(accuracy: Mapping[str, Mapping[int, Mapping]], methods: Sequence[str]
                          "spread": float(np.hypot(a["std"], b["std"])),
                          "verdict": _verdict(a, b)})
     return rows
+
+
+def paired_difference(a: Sequence[float], b: Sequence[float]) -> dict:
+    """Return the per-seed differences a_i - b_i of two methods run on the same splits, with a verdict.
+
+    Each seed gives both methods the same labelled subset, validation set and pool, so the
+    differences are paired. The verdict is "above"/"below" only when every seed's difference
+    has the same sign and the mean difference exceeds the standard deviation of the
+    differences (with at least three seeds); otherwise "within the noise" ("not testable" with
+    fewer than three seeds).
+    """
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 1 or a.size == 0:
+        raise InputError(f"paired_difference needs two equally long lists of accuracies; got "
+                         f"{a.shape} and {b.shape}")
+    d = a - b
+    mean = float(d.mean())
+    std = float(d.std(ddof=1)) if d.size > 1 else 0.0
+    if d.size < 3:
+        verdict = "not testable (fewer than three seeds)"
+    elif (np.all(d > 0) or np.all(d < 0)) and abs(mean) > std:
+        verdict = "above" if mean > 0 else "below"
+    else:
+        verdict = "within the noise"
+    return {"differences": [float(x) for x in d], "mean": mean, "std": std, "verdict": verdict}

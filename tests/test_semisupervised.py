@@ -150,3 +150,14 @@ def test_versus_compares_every_method_with_the_reference_at_every_size():
     assert ("cvae_generated", 50) not in rows
     with pytest.raises(InputError, match="reference"):
         ss.versus(acc, ["ssgan"], reference="pseudo_label")
+
+
+def test_paired_difference_needs_every_seed_to_agree():
+    up = ss.paired_difference([0.75, 0.76, 0.77], [0.72, 0.72, 0.73])
+    assert up["differences"] == pytest.approx([0.03, 0.04, 0.04]) and up["verdict"] == "above"
+    mixed = ss.paired_difference([0.726, 0.753, 0.770], [0.731, 0.727, 0.723])
+    assert mixed["mean"] == pytest.approx(0.0227, abs=1e-4) and mixed["verdict"] == "within the noise"
+    assert ss.paired_difference([0.7, 0.6, 0.5], [0.8, 0.7, 0.65])["verdict"] == "below"
+    assert ss.paired_difference([0.7], [0.6])["verdict"].startswith("not testable")
+    with pytest.raises(InputError, match="equally long"):
+        ss.paired_difference([0.7, 0.8], [0.6])
