@@ -203,23 +203,28 @@ def gain_at(accuracy: Mapping[str, Mapping[int, Mapping]], selection: Mapping[st
                              f"{', '.join(missing)}: the representatives are chosen on validation")
         g = max(gen, key=lambda m: selection[m][n]["mean"])
         b = max(base, key=lambda m: selection[m][n]["mean"])
-        a_g, a_b = accuracy[g][n], accuracy[b][n]
-        out[int(n)] = {"gain": float(a_g["mean"] - a_b["mean"]),
-                       "spread": float(np.hypot(a_g["std"], a_b["std"])), "best_generative": g,
+        c = _compare(accuracy[g][n], accuracy[b][n])
+        out[int(n)] = {"gain": c["difference"], "spread": c["spread"], "best_generative": g,
                        "best_baseline": b,
                        "val_generative": float(selection[g][n]["mean"]),
                        "val_baseline": float(selection[b][n]["mean"]),
-                       "verdict": _verdict(a_g, a_b)}
+                       "verdict": c["verdict"]}
     return out
 
 
-def _verdict(a: Mapping, b: Mapping) -> str:
-    """Return "above", "below", "within the noise", or "not testable (one seed)" for a against b."""
-    if min(int(a.get("n_seeds", len(a.get("values", [0])))),
-           int(b.get("n_seeds", len(b.get("values", [0]))))) < 2:
-        return "not testable (one seed)"
-    v = ex.verdict(a, b)  # the course's rule: outside the spread sqrt(s_a^2 + s_b^2)
-    return "within the noise" if v.startswith("within") else v
+def _compare(a: Mapping, b: Mapping) -> dict:
+    """Return a's mean minus b's, its spread sqrt(s_a^2 + s_b^2), and the course's verdict.
+
+    The verdict is ``ex.verdict``'s rule, except that a side with a single seed makes the
+    comparison "not testable (one seed)" (its standard deviation is unknown, not 0).
+    """
+    if min(ex._n_runs(a), ex._n_runs(b)) < 2:
+        verdict = "not testable (one seed)"
+    else:
+        v = ex.verdict(a, b)
+        verdict = "within the noise" if v.startswith("within") else v
+    return {"difference": float(a["mean"] - b["mean"]),
+            "spread": float(np.hypot(a["std"], b["std"])), "verdict": verdict}
 
 
 def versus(accuracy: Mapping[str, Mapping[int, Mapping]], methods: Sequence[str],
@@ -239,10 +244,7 @@ def versus(accuracy: Mapping[str, Mapping[int, Mapping]], methods: Sequence[str]
         for n in sorted(accuracy[m]):
             if n not in accuracy[reference]:
                 continue
-            a, b = accuracy[m][n], accuracy[reference][n]
-            rows.append({"method": m, "n": int(n), "difference": float(a["mean"] - b["mean"]),
-                         "spread": float(np.hypot(a["std"], b["std"])),
-                         "verdict": _verdict(a, b)})
+            rows.append({"method": m, "n": int(n), **_compare(accuracy[m][n], accuracy[reference][n])})
     return rows
 
 
