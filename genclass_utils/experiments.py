@@ -5,8 +5,9 @@ Four studies, each a function that takes *callables* so that it can be tested wi
 
 - ``fit(x, y, x_val, y_val, *, seed, class_weight=None, augment=None) -> model`` trains a
   classifier on uint8 images and returns a model whose ``predict`` gives class probabilities.
-  :func:`make_trainer` builds one from a Keras model builder with a fixed budget of gradient
-  steps, so that every variant of a study gets the same classifier and the same budget.
+  :func:`make_trainer` builds one from a Keras model builder, with either a fixed number of
+  gradient steps or at most so many passes over each training set under early stopping; it
+  records the steps each call used (``fit.last``), which the studies return beside their scores.
 - ``sampler(labels, seed) -> uint8 images`` draws one generated image per requested label.
   :func:`as_sampler` turns a saved generator (THE GENERATOR CONTRACT, see ``gu.sampling``)
   into one.
@@ -265,20 +266,36 @@ def mix_with_generated(x_real: np.ndarray, y_real: np.ndarray, sampler: Sampler,
 
 # --------------------------------------------------------------------------- training
 
-def make_trainer(build: Callable[[tuple, int], object], n_classes: int, steps: int,
+def make_trainer(build: Callable[[tuple, int], object], n_classes: int, steps: int | None = None,
                  batch_size: int = 64, eval_every: int | None = None, patience: int | None = 3,
-                 learning_rate: float = 1e-3, verbose: int = 0, name: str = "classifier") -> Fit:
-    """Return fit(x, y, x_val, y_val, *, seed, class_weight, augment) with a fixed step budget.
+                 learning_rate: float = 1e-3, verbose: int = 0, name: str = "classifier",
+                 max_epochs: int | None = None, min_per_epoch: int = 1) -> Fit:
+    """Return fit(x, y, x_val, y_val, *, seed, class_weight, augment) with a step budget.
 
-    Every call trains a fresh ``build(input_shape, n_classes)`` model (softmax output) for
-    ``steps`` gradient steps of ``batch_size`` images, whatever the size of the training set,
-    so that variants of a study share one budget. The validation set is scored every
-    ``eval_every`` steps; with ``patience`` it stops early on validation accuracy and keeps the
-    best weights. Images are uint8, scaled to [0, 1] here.
+    Every call trains a fresh ``build(input_shape, n_classes)`` model (softmax output) with
+    Adam, ``batch_size`` images per gradient step. The budget is either
+
+    - ``steps``: the same number of gradient steps whatever the size of the training set (a
+      larger set is then seen fewer times per image), or
+    - ``max_epochs``: at most that many passes over the call's own training set (each pass at
+      least ``min_per_epoch`` steps, so that a tiny set still gets some), so that a larger set
+      gets proportionally more steps: a generous maximum, meant with early stopping.
+
+    The validation set is scored every ``eval_every`` steps (default: a tenth of ``steps``, or
+    one pass over the training set); with ``patience`` training stops when validation accuracy
+    has not improved for that many evaluations, and the best evaluation's weights are kept.
+    After each call ``fit.last`` records the budget it used: ``n_images``, ``max_steps`` (the cap,
+    rounded up to a whole number of validation checks), ``steps_run`` and ``best_step`` (the step
+    whose weights were kept). Images are uint8, scaled to [0, 1] here.
     """
-    if steps < 1:
+    if (steps is None) == (max_epochs is None):
+        raise InputError("give exactly one budget: steps (fixed) or max_epochs (per training set)")
+    if steps is not None and steps < 1:
         raise InputError(f"steps must be at least 1, got {steps}")
-    eval_every = eval_every or max(1, steps // 10)
+    if max_epochs is not None and max_epochs < 1:
+        raise InputError(f"max_epochs must be at least 1, got {max_epochs}")
+    if eval_every is not None and eval_every < 1:
+        raise InputError(f"eval_every must be at least 1, got {eval_every}")
 
     def fit(x, y, x_val, y_val, *, seed: int = 0, class_weight: Mapping[int, float] | None = None,
             augment=None):
@@ -290,22 +307,93 @@ def make_trainer(build: Callable[[tuple, int], object], n_classes: int, steps: i
         y = data.check_labels(y, n_classes, "training labels")
         if len(x) != len(y) or len(x) == 0:
             raise InputError(f"need as many labels as images (got {len(x)} and {len(y)})")
+        bs = min(batch_size, len(x))
+        per_pass = math.ceil(len(x) / bs)
+        budget = steps if steps is not None else max_epochs * max(per_pass, min_per_epoch)
+        every = eval_every or (max(1, steps // 10) if steps is not None else per_pass)
         keras.utils.set_random_seed(seed)
         model = build(tuple(x.shape[1:]), n_classes)
         model.compile(optimizer=keras.optimizers.Adam(learning_rate),
                       loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-        ds = data.make_dataset(data.scale(x), y, batch_size=min(batch_size, len(x)),
+        ds = data.make_dataset(data.scale(x), y, batch_size=bs,
                                shuffle=True, seed=seed, augment=augment).repeat()
         val = (data.scale(x_val), np.asarray(y_val, np.int64))
-        n_epochs = max(1, math.ceil(steps / eval_every))
+        n_evals = max(1, math.ceil(budget / every))
         cbs = training.callbacks(None, name, early_stopping="val_accuracy" if patience else None,
                                  patience=patience or 0)
-        model.fit(ds, steps_per_epoch=eval_every, epochs=n_epochs, validation_data=val,
-                  class_weight=None if class_weight is None else dict(class_weight),
-                  callbacks=cbs, verbose=verbose, shuffle=False)
+        history = model.fit(ds, steps_per_epoch=every, epochs=n_evals, validation_data=val,
+                            class_weight=None if class_weight is None else dict(class_weight),
+                            callbacks=cbs, verbose=verbose, shuffle=False)
+        run = len(history.epoch)
+        stopper = next((c for c in cbs if isinstance(c, keras.callbacks.EarlyStopping)), None)
+        best = run if stopper is None else stopper.best_epoch + 1
+        fit.last = {"n_images": int(len(x)), "max_steps": int(n_evals * every),
+                    "steps_run": int(run * every), "best_step": int(best * every)}
         return model
 
+    fit.last = None
     return fit
+
+
+def steps_used(fit: Fit) -> dict | None:
+    """Return a copy of the budget record of ``fit``'s last call (see :func:`make_trainer`)."""
+    last = getattr(fit, "last", None)
+    return None if last is None else dict(last)
+
+
+def _BudgetScores(budgets, unit, x_val, y_val, x_test, y_test):
+    """Return a Keras callback that scores validation and test accuracy after each budget."""
+    import keras
+
+    class BudgetScores(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.curve: dict[int, dict] = {}
+
+        def on_epoch_end(self, epoch, logs=None):
+            done = (epoch + 1) * unit
+            if done in budgets:
+                self.curve[done] = {"val": accuracy(self.model, x_val, y_val),
+                                    "test": accuracy(self.model, x_test, y_test)}
+
+    return BudgetScores()
+
+
+def accuracy_by_budget(build: Callable[[tuple, int], object], n_classes: int,
+                       variants: Mapping[str, tuple[np.ndarray, np.ndarray]], x_val, y_val,
+                       x_test, y_test, budgets: Sequence[int], batch_size: int = 64,
+                       seed: int = 0, learning_rate: float = 1e-3) -> dict[str, dict[int, dict]]:
+    """Return {variant: {budget: {"val": accuracy, "test": accuracy}}}: one training per variant.
+
+    Each variant's classifier trains once, without early stopping, for ``max(budgets)``
+    gradient steps of ``batch_size`` images; after exactly each budget's number of steps the
+    same weights are scored on the validation and the test images. So every budget sees the
+    same initialisation and the same order of batches, and a verdict can be read at each
+    budget. Nothing is chosen by the test scores here: they are the curve being reported.
+    """
+    import keras
+
+    from . import data
+
+    budgets = sorted({data.check_count(b, "budget") for b in budgets})
+    if not budgets:
+        raise InputError("accuracy_by_budget needs at least one budget")
+    unit = math.gcd(*budgets)
+    out: dict[str, dict[int, dict]] = {}
+    for name, (x, y) in variants.items():
+        x = data.check_images(x, f"training images of {name!r}")
+        y = data.check_labels(y, n_classes, f"training labels of {name!r}")
+        keras.utils.set_random_seed(seed)
+        model = build(tuple(x.shape[1:]), n_classes)
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                      loss="sparse_categorical_crossentropy")
+        ds = data.make_dataset(data.scale(x), y, batch_size=min(batch_size, len(x)),
+                               shuffle=True, seed=seed).repeat()
+        score = _BudgetScores(budgets, unit, x_val, y_val, x_test, y_test)
+        model.fit(ds, steps_per_epoch=unit, epochs=budgets[-1] // unit, callbacks=[score],
+                  verbose=0, shuffle=False)
+        out[name] = score.curve
+    return out
 
 
 def budget_steps(epochs: int, n_images: int, batch_size: int, min_per_epoch: int = 1) -> int:
@@ -375,10 +463,23 @@ def classical_augmentation(seed: int = 0, flip: bool = True, shift: float = 0.1,
 
 
 def predict_proba(model, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
-    """Return the model's class probabilities for uint8 images."""
+    """Return the model's class probabilities for uint8 images.
+
+    A Keras model is called directly in inference mode, not through ``predict``, which traces a
+    new function for every model of a study (and makes TensorFlow warn about retracing after a
+    few models); any other object is asked for its ``predict``.
+    """
+    import keras
+
     from . import data
 
-    return np.asarray(model.predict(data.scale(x), batch_size=batch_size, verbose=0))
+    x = data.scale(x)
+    if not isinstance(model, keras.Model):  # any object with predict (the study's contract)
+        return np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
+    if len(x) == 0:
+        return np.zeros((0, int(model.output_shape[-1])), np.float32)
+    return np.concatenate([keras.ops.convert_to_numpy(model(x[i:i + batch_size], training=False))
+                           for i in range(0, len(x), batch_size)])
 
 
 def scores(model, x: np.ndarray, y: np.ndarray, rare_class: int | None = None) -> dict[str, float]:
@@ -453,19 +554,23 @@ def run_tstr(generators: Mapping[str, object], x_real, y_real, x_val, y_val, x_t
     image: n_synthetic generated images (default len(x_real)) with the real class balance, and a
     generated validation set the size of x_val for early stopping. ``out["_validation"]`` has
     the same layout with each model's accuracy on the real (x_val, y_val): the score a best
-    ratio or a best generator is chosen by (the test split only scores the choice).
+    ratio or a best generator is chosen by (the test split only scores the choice), and
+    ``out["_steps"]`` the budget record of each training (:func:`steps_used`).
     """
     log = log or (lambda s: None)
     model = fit(x_real, y_real, x_val, y_val, seed=seed)
     real_only = scores(model, x_test, y_test)["accuracy"]
     real_val = scores(model, x_val, y_val)["accuracy"]
+    real_steps = steps_used(fit)
     log(f"real only: {real_only:.4f}")
     out: dict[str, dict[str, float]] = {}
     val: dict[str, dict[str, float]] = {}
+    used: dict[str, dict] = {}
     for name, gen in generators.items():
         sampler = as_sampler(gen)
         res = {"real_only": real_only}
         res_val = {"real_only": real_val}
+        res_steps = {"real_only": real_steps}
         n_syn = n_synthetic or len(x_real)
         y_syn = synthetic_labels(y_real, n_syn / len(y_real), n_classes)
         x_syn = draw(sampler, y_syn, seed + 101)
@@ -474,14 +579,16 @@ def run_tstr(generators: Mapping[str, object], x_real, y_real, x_val, y_val, x_t
         model = fit(x_syn, y_syn, xv_syn, yv_syn, seed=seed)
         res["synthetic_only"] = scores(model, x_test, y_test)["accuracy"]
         res_val["synthetic_only"] = scores(model, x_val, y_val)["accuracy"]  # real images it never saw
+        res_steps["synthetic_only"] = steps_used(fit)
         for r in ratios:
             x, y, _ = mix_with_generated(x_real, y_real, sampler, r, n_classes, seed=seed + 303)
             model = fit(x, y, x_val, y_val, seed=seed)
             res[f"real+{r:g}x"] = scores(model, x_test, y_test)["accuracy"]
             res_val[f"real+{r:g}x"] = scores(model, x_val, y_val)["accuracy"]
+            res_steps[f"real+{r:g}x"] = steps_used(fit)
         log(f"{name}: " + ", ".join(f"{k}={v:.4f}" for k, v in res.items()))
-        out[name], val[name] = res, res_val
-    out["_validation"] = val
+        out[name], val[name], used[name] = res, res_val, res_steps
+    out["_validation"], out["_steps"] = val, used
     return out
 
 
@@ -496,7 +603,11 @@ def run_low_data(splits, x_test, y_test, fit: Fit | Mapping[int, Fit], train_gen
                  augment_factory: Callable[[int], object] | None = None, seed: int = 0,
                  on_generator: Callable[[int, int, Sampler], None] | None = None,
                  log: Callable[[str], None] | None = print) -> dict[int, dict[str, dict]]:
-    """Return {labels per class: {variant: mean_std of test accuracy, with "val": mean_std of validation accuracy}}.
+    """Return {labels per class: {variant: mean_std of test accuracy, with "val", "steps_run", "max_steps"}}.
+
+    ``"val"`` is the mean_std of validation accuracy, ``"steps_run"`` and ``"max_steps"`` those
+    of the gradient steps each training ran and of its cap (:func:`steps_used`; NaN for a fit
+    that keeps no record).
 
     For each size and seed: a labeled subset (validation excluded); a small validation set of
     val_per_class (default: the same n) per class from the validation split; a conditional
@@ -512,6 +623,8 @@ def run_low_data(splits, x_test, y_test, fit: Fit | Mapping[int, Fit], train_gen
     for n in sizes:
         acc: dict[str, list[float]] = {v: [] for v in LOW_DATA_VARIANTS}
         val: dict[str, list[float]] = {v: [] for v in LOW_DATA_VARIANTS}
+        ran: dict[str, list[float]] = {v: [] for v in LOW_DATA_VARIANTS}
+        caps: dict[str, list[float]] = {v: [] for v in LOW_DATA_VARIANTS}
         for k in range(n_seeds):
             s = seed + k
             sub = low_data_split(splits, n, seed=s, n_unlabeled=0)
@@ -530,8 +643,13 @@ def run_low_data(splits, x_test, y_test, fit: Fit | Mapping[int, Fit], train_gen
                 model = fit_n(x, y, xv, yv, seed=s, augment=aug)
                 acc[v].append(scores(model, x_test, y_test)["accuracy"])
                 val[v].append(scores(model, xv, yv)["accuracy"])  # what a best variant is chosen by
+                used = steps_used(fit_n)
+                ran[v].append(float("nan") if used is None else used["steps_run"])
+                caps[v].append(float("nan") if used is None else used["max_steps"])
             log(f"n={n} seed={s}: " + ", ".join(f"{v}={acc[v][-1]:.4f}" for v in acc))
-        out[int(n)] = {v: {**mean_std(a), "val": mean_std(val[v])} for v, a in acc.items()}
+        out[int(n)] = {v: {**mean_std(a), "val": mean_std(val[v]), "steps_run": mean_std(ran[v]),
+                           "max_steps": mean_std(caps[v])}
+                       for v, a in acc.items()}
     return out
 
 
@@ -545,7 +663,8 @@ def run_rare_class(x_train, y_train, x_val, y_val, x_test, y_test, fit: Fit,
     """Return {variant: {recall, balanced_accuracy, accuracy}} on the test split.
 
     Each variant also carries "val", the same scores on the imbalanced validation set that
-    early stopping watched: the scores a best remedy is chosen by.
+    early stopping watched: the scores a best remedy is chosen by; and "steps", the budget
+    record of its training (:func:`steps_used`).
 
     The rare class is cut to ``fraction`` of its images in the training set and in the
     validation set alike. Variants: nothing; class weights; oversampling; generated rare-class
@@ -560,7 +679,8 @@ def run_rare_class(x_train, y_train, x_val, y_val, x_test, y_test, fit: Fit,
     out: dict[str, dict[str, float]] = {}
 
     def both(model) -> dict:
-        return {**scores(model, x_test, y_test, rare_class), "val": scores(model, xv, yv, rare_class)}
+        return {**scores(model, x_test, y_test, rare_class), "val": scores(model, xv, yv, rare_class),
+                "steps": steps_used(fit)}
 
     out["nothing"] = both(fit(x_imb, y_imb, xv, yv, seed=seed))
     out["class_weights"] = both(fit(x_imb, y_imb, xv, yv, seed=seed, class_weight=class_weights(y_imb)))
@@ -591,13 +711,16 @@ def run_auto_labelling(split: LowDataSplit, x_val, y_val, x_test, y_test, fit: F
                        n_classes: int = 10, seed: int = 0,
                        log: Callable[[str], None] | None = print,
                        store=None, review_n: int = 50) -> dict:
-    """Return the baseline accuracy and {threshold: {label_precision, kept, accuracy, val_accuracy}}.
+    """Return the baseline accuracy and {threshold: {label_precision, kept, accuracy, val_accuracy, steps}}.
 
     A classifier trained on the labeled subset labels the unlabeled pool; the images whose top
     probability reaches a threshold join the labeled ones, and a fresh classifier is retrained.
     Label precision is measured against the pool's hidden labels (never used for training).
     With a generator, generated images are kept only if that first classifier agrees with the
     label they were requested for (probability >= agreement_threshold).
+
+    ``out["_chosen"]`` maps each threshold to the (pool indices, pseudo-labels) it kept, for a
+    caller that retrains on them (not results: pop it before saving).
 
     With ``store`` (the path of a new label-store file), the loop runs through
     ``genclass_utils.labels.LabelStore``: the labeled images are imported with their labels,
@@ -612,12 +735,15 @@ def run_auto_labelling(split: LowDataSplit, x_val, y_val, x_test, y_test, fit: F
     base = scores(teacher, x_test, y_test)["accuracy"]
     log(f"labeled only: {base:.4f} (pool of {len(split.x_unlabeled)} unlabeled images)")
     out: dict = {"baseline_accuracy": base, "labeled": int(len(split.y_labeled)),
-                 "pool": int(len(split.x_unlabeled)), "thresholds": {}}
+                 "pool": int(len(split.x_unlabeled)), "thresholds": {},
+                 "baseline_val_accuracy": scores(teacher, x_val, y_val)["accuracy"],
+                 "baseline_steps": steps_used(fit)}
     if store is not None:
         chosen = _auto_labels_through_store(store, split, teacher, thresholds, n_classes)
     else:
         probs = predict_proba(teacher, split.x_unlabeled)
         chosen = {t: select_confident(probs, t) for t in thresholds}
+    out["_chosen"] = {f"{t:g}": chosen[t] for t in thresholds}  # (pool indices, pseudo-labels)
     for t in thresholds:
         idx, pseudo = chosen[t]
         prec = label_precision(pseudo, split.y_unlabeled_hidden[idx])
@@ -628,7 +754,8 @@ def run_auto_labelling(split: LowDataSplit, x_val, y_val, x_test, y_test, fit: F
         out["thresholds"][f"{t:g}"] = {"label_precision": prec, "kept": int(len(idx)),
                                        "accuracy": acc,
                                        # the score a best threshold is chosen by
-                                       "val_accuracy": scores(model, x_val, y_val)["accuracy"]}
+                                       "val_accuracy": scores(model, x_val, y_val)["accuracy"],
+                                       "steps": steps_used(fit)}
         log(f"threshold {t:g}: kept {len(idx)}, precision {prec:.4f}, accuracy {acc:.4f}")
     if generator is not None:
         sampler = as_sampler(generator)
@@ -638,8 +765,11 @@ def run_auto_labelling(split: LowDataSplit, x_val, y_val, x_test, y_test, fit: F
         for name, mask in (("generated_all", np.ones(len(labels), bool)),
                            ("generated_agreeing", keep)):
             x, y, _ = mix(split.x_labeled, split.y_labeled, x_gen[mask], labels[mask], seed)
-            acc = scores(fit(x, y, x_val, y_val, seed=seed), x_test, y_test)["accuracy"]
-            out[name] = {"kept": int(mask.sum()), "accuracy": acc}
+            model = fit(x, y, x_val, y_val, seed=seed)
+            acc = scores(model, x_test, y_test)["accuracy"]
+            out[name] = {"kept": int(mask.sum()), "accuracy": acc,
+                         "val_accuracy": scores(model, x_val, y_val)["accuracy"],
+                         "steps": steps_used(fit)}
             log(f"{name}: kept {int(mask.sum())} of {len(labels)}, accuracy {acc:.4f}")
     if store is not None:
         out.update(_review_through_store(store, split, review_n))
@@ -713,7 +843,8 @@ def _review_through_store(path, split: LowDataSplit, n: int) -> dict:
 __all__ = [
     "LowDataSplit", "check_disjoint", "low_data_split", "small_validation", "make_imbalanced",
     "oversample", "class_weights", "synthetic_labels", "as_sampler", "draw", "mix",
-    "mix_with_generated", "make_trainer", "budget_steps", "cvae_trainer",
+    "mix_with_generated", "make_trainer", "steps_used", "accuracy_by_budget", "budget_steps",
+    "cvae_trainer",
     "classical_augmentation", "predict_proba", "scores",
     "mean_std", "select_confident", "agreeing", "label_precision", "run_tstr", "run_low_data",
     "LOW_DATA_VARIANTS", "run_rare_class", "run_auto_labelling",

@@ -62,7 +62,9 @@ def _derived(stem: str, rec: dict) -> dict:
         # the generator chosen on validation, never the best test number
         chosen = m.get("chosen_on_validation", {}).get("tstr_generator")
         row = m.get("tstr", {}).get(chosen) if chosen is not None else None
-        out["chosen_synthetic_only"] = row.get("synthetic_only") if isinstance(row, dict) else None
+        value = row.get("synthetic_only") if isinstance(row, dict) else None
+        # one run saved a number; a run over several seeds saves {mean, std, ...}
+        out["chosen_synthetic_only"] = value.get("mean") if isinstance(value, dict) else value
     return out
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -209,6 +211,49 @@ def test_trainer_learns_and_is_deterministic(toy):
     np.testing.assert_allclose(ex.predict_proba(m1, xt[:5]), ex.predict_proba(m2, xt[:5]))
     with pytest.raises(InputError):
         fit(sp.x_train, sp.y_train + 10, sp.x_val, sp.y_val)
+
+
+def test_trainer_budgets_fixed_or_per_training_set(toy):
+    sp, xt, yt = toy
+    # fixed: the same steps whatever the size of the set; no early stopping runs them all
+    fixed = ex.make_trainer(tiny_build, K, steps=40, batch_size=32, eval_every=20, patience=None)
+    fixed(sp.x_train[:100], sp.y_train[:100], sp.x_val, sp.y_val)
+    assert ex.steps_used(fixed) == {"n_images": 100, "max_steps": 40, "steps_run": 40, "best_step": 40}
+    fixed(sp.x_train, sp.y_train, sp.x_val, sp.y_val)
+    assert ex.steps_used(fixed)["steps_run"] == 40
+    # per training set: at most max_epochs passes over each call's own images
+    per_set = ex.make_trainer(tiny_build, K, max_epochs=3, batch_size=32, eval_every=5, patience=None)
+    for n in (100, len(sp.y_train)):
+        per_set(sp.x_train[:n], sp.y_train[:n], sp.x_val, sp.y_val)
+        used = ex.steps_used(per_set)
+        assert used["max_steps"] == 5 * math.ceil(3 * math.ceil(n / 32) / 5) == used["steps_run"]
+    # early stopping keeps the best evaluation, which is never after the last step run
+    stop = ex.make_trainer(tiny_build, K, max_epochs=40, batch_size=32, eval_every=5, patience=2,
+                           learning_rate=0.01)
+    stop(sp.x_train, sp.y_train, sp.x_val, sp.y_val)
+    used = ex.steps_used(stop)
+    assert used["best_step"] <= used["steps_run"] < used["max_steps"]
+    assert used["steps_run"] - used["best_step"] == 2 * 5  # stopped after two evaluations without gain
+    for bad in ({}, {"steps": 10, "max_epochs": 2}, {"max_epochs": 0}, {"steps": 5, "eval_every": 0}):
+        with pytest.raises(InputError):
+            ex.make_trainer(tiny_build, K, **bad)
+
+
+def test_accuracy_by_budget_is_one_training_read_at_each_budget(toy):
+    sp, xt, yt = toy
+    curve = ex.accuracy_by_budget(tiny_build, K, {"all": (sp.x_train, sp.y_train)}, sp.x_val,
+                                  sp.y_val, xt, yt, budgets=(20, 10), batch_size=32, seed=4,
+                                  learning_rate=0.01)
+    assert sorted(curve["all"]) == [10, 20]
+    # the weights after 10 steps are those of a separate 10-step training with the same seed
+    fit10 = ex.make_trainer(tiny_build, K, steps=10, batch_size=32, eval_every=10, patience=None,
+                            learning_rate=0.01)
+    m = fit10(sp.x_train, sp.y_train, sp.x_val, sp.y_val, seed=4)
+    assert curve["all"][10]["test"] == pytest.approx(ex.accuracy(m, xt, yt))
+    assert curve["all"][10]["val"] == pytest.approx(ex.accuracy(m, sp.x_val, sp.y_val))
+    with pytest.raises(InputError):
+        ex.accuracy_by_budget(tiny_build, K, {"all": (sp.x_train, sp.y_train)}, sp.x_val,
+                              sp.y_val, xt, yt, budgets=())
 
 
 @pytest.mark.slow
