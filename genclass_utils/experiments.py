@@ -603,11 +603,11 @@ def run_low_data(splits, x_test, y_test, fit: Fit | Mapping[int, Fit], train_gen
                  augment_factory: Callable[[int], object] | None = None, seed: int = 0,
                  on_generator: Callable[[int, int, Sampler], None] | None = None,
                  log: Callable[[str], None] | None = print) -> dict[int, dict[str, dict]]:
-    """Return {labels per class: {variant: mean_std of test accuracy, with "val", "steps_run", "max_steps"}}.
+    """Return {labels per class: {variant: mean_std of test accuracy, with "val" and step counts}}.
 
-    ``"val"`` is the mean_std of validation accuracy, ``"steps_run"`` and ``"max_steps"`` those
-    of the gradient steps each training ran and of its cap (:func:`steps_used`; NaN for a fit
-    that keeps no record).
+    ``"val"`` is the mean_std of validation accuracy; ``"steps_run"``, ``"best_step"`` and
+    ``"max_steps"`` those of the gradient steps each training ran, of the step whose weights it
+    kept, and of its cap (:func:`steps_used`; NaN for a fit that keeps no record).
 
     For each size and seed: a labeled subset (validation excluded); a small validation set of
     val_per_class (default: the same n) per class from the validation split; a conditional
@@ -625,6 +625,7 @@ def run_low_data(splits, x_test, y_test, fit: Fit | Mapping[int, Fit], train_gen
         val: dict[str, list[float]] = {v: [] for v in LOW_DATA_VARIANTS}
         ran: dict[str, list[float]] = {v: [] for v in LOW_DATA_VARIANTS}
         caps: dict[str, list[float]] = {v: [] for v in LOW_DATA_VARIANTS}
+        kept: dict[str, list[float]] = {v: [] for v in LOW_DATA_VARIANTS}
         for k in range(n_seeds):
             s = seed + k
             sub = low_data_split(splits, n, seed=s, n_unlabeled=0)
@@ -646,9 +647,10 @@ def run_low_data(splits, x_test, y_test, fit: Fit | Mapping[int, Fit], train_gen
                 used = steps_used(fit_n)
                 ran[v].append(float("nan") if used is None else used["steps_run"])
                 caps[v].append(float("nan") if used is None else used["max_steps"])
+                kept[v].append(float("nan") if used is None else used["best_step"])
             log(f"n={n} seed={s}: " + ", ".join(f"{v}={acc[v][-1]:.4f}" for v in acc))
         out[int(n)] = {v: {**mean_std(a), "val": mean_std(val[v]), "steps_run": mean_std(ran[v]),
-                           "max_steps": mean_std(caps[v])}
+                           "max_steps": mean_std(caps[v]), "best_step": mean_std(kept[v])}
                        for v, a in acc.items()}
     return out
 
