@@ -311,12 +311,8 @@ def make_trainer(build: Callable[[tuple, int], object], n_classes: int, steps: i
         per_pass = math.ceil(len(x) / bs)
         budget = steps if steps is not None else max_epochs * max(per_pass, min_per_epoch)
         every = eval_every or (max(1, steps // 10) if steps is not None else per_pass)
-        keras.utils.set_random_seed(seed)
-        model = build(tuple(x.shape[1:]), n_classes)
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-        ds = data.make_dataset(data.scale(x), y, batch_size=bs,
-                               shuffle=True, seed=seed, augment=augment).repeat()
+        model, ds = _fresh_classifier(build, x, y, n_classes, seed=seed, learning_rate=learning_rate,
+                                      batch_size=bs, augment=augment, metrics=("accuracy",))
         val = (data.scale(x_val), np.asarray(y_val, np.int64))
         n_evals = max(1, math.ceil(budget / every))
         cbs = training.callbacks(None, name, early_stopping="val_accuracy" if patience else None,
@@ -335,13 +331,34 @@ def make_trainer(build: Callable[[tuple, int], object], n_classes: int, steps: i
     return fit
 
 
+def _fresh_classifier(build: Callable[[tuple, int], object], x: np.ndarray, y: np.ndarray,
+                      n_classes: int, *, seed: int, learning_rate: float, batch_size: int,
+                      augment=None, metrics: Sequence[str] = ()):
+    """Return (a fresh compiled build(shape, n_classes), its shuffled repeating tf.data pipeline).
+
+    The one recipe of :func:`make_trainer` and :func:`accuracy_by_budget`: seeded, Adam,
+    sparse cross-entropy, uint8 images scaled to [0, 1].
+    """
+    import keras
+
+    from . import data
+
+    keras.utils.set_random_seed(seed)
+    model = build(tuple(x.shape[1:]), n_classes)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                  loss="sparse_categorical_crossentropy", metrics=list(metrics))
+    ds = data.make_dataset(data.scale(x), y, batch_size=batch_size, shuffle=True, seed=seed,
+                           augment=augment).repeat()
+    return model, ds
+
+
 def steps_used(fit: Fit) -> dict | None:
     """Return a copy of the budget record of ``fit``'s last call (see :func:`make_trainer`)."""
     last = getattr(fit, "last", None)
     return None if last is None else dict(last)
 
 
-def _BudgetScores(budgets, unit, x_val, y_val, x_test, y_test):
+def _budget_scores(budgets, unit, x_val, y_val, x_test, y_test):
     """Return a Keras callback that scores validation and test accuracy after each budget."""
     import keras
 
@@ -371,7 +388,6 @@ def accuracy_by_budget(build: Callable[[tuple, int], object], n_classes: int,
     same initialisation and the same order of batches, and a verdict can be read at each
     budget. Nothing is chosen by the test scores here: they are the curve being reported.
     """
-    import keras
 
     from . import data
 
@@ -383,13 +399,9 @@ def accuracy_by_budget(build: Callable[[tuple, int], object], n_classes: int,
     for name, (x, y) in variants.items():
         x = data.check_images(x, f"training images of {name!r}")
         y = data.check_labels(y, n_classes, f"training labels of {name!r}")
-        keras.utils.set_random_seed(seed)
-        model = build(tuple(x.shape[1:]), n_classes)
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                      loss="sparse_categorical_crossentropy")
-        ds = data.make_dataset(data.scale(x), y, batch_size=min(batch_size, len(x)),
-                               shuffle=True, seed=seed).repeat()
-        score = _BudgetScores(budgets, unit, x_val, y_val, x_test, y_test)
+        model, ds = _fresh_classifier(build, x, y, n_classes, seed=seed, learning_rate=learning_rate,
+                                      batch_size=min(batch_size, len(x)))
+        score = _budget_scores(budgets, unit, x_val, y_val, x_test, y_test)
         model.fit(ds, steps_per_epoch=unit, epochs=budgets[-1] // unit, callbacks=[score],
                   verbose=0, shuffle=False)
         out[name] = score.curve
@@ -478,8 +490,19 @@ def predict_proba(model, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
         return np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
     if len(x) == 0:
         return np.zeros((0, int(model.output_shape[-1])), np.float32)
-    return np.concatenate([keras.ops.convert_to_numpy(model(x[i:i + batch_size], training=False))
-                           for i in range(0, len(x), batch_size)])
+    return _direct_probs(model, len(x), batch_size, lambda a, b: x[a:b])
+
+
+def _direct_probs(model, n: int, batch_size: int, batch: Callable[[int, int], np.ndarray]) -> np.ndarray:
+    """Return a Keras model's outputs on batch(i, i + batch_size) for i up to n, called directly.
+
+    Inference mode, without ``predict`` (see :func:`predict_proba`); shared with
+    :func:`accuracy`, which scales each batch of any-rank arrays itself.
+    """
+    import keras
+
+    return np.concatenate([keras.ops.convert_to_numpy(model(batch(i, i + batch_size), training=False))
+                           for i in range(0, n, batch_size)])
 
 
 def scores(model, x: np.ndarray, y: np.ndarray, rare_class: int | None = None) -> dict[str, float]:
@@ -903,14 +926,10 @@ def accuracy(model, x: np.ndarray, y: np.ndarray, batch_size: int = 256) -> floa
     Direct calls in inference mode, not ``predict``, which would trace a new function for every
     model of a study (and make TensorFlow warn about retracing).
     """
-    import keras
-
     x = np.asarray(x)
-    pred = np.concatenate([
-        np.argmax(keras.ops.convert_to_numpy(model(x[i:i + batch_size].astype(np.float32) / 255.0,
-                                                   training=False)), axis=1)
-        for i in range(0, len(x), batch_size)])
-    return float(np.mean(pred == np.asarray(y)))
+    probs = _direct_probs(model, len(x), batch_size,
+                          lambda a, b: x[a:b].astype(np.float32) / 255.0)
+    return float(np.mean(np.argmax(probs, axis=1) == np.asarray(y)))
 
 
 def three_way(x, y, x_val, y_val, x_test, y_test, fit: Fit, sampler: Sampler,
