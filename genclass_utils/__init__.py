@@ -25,7 +25,7 @@ __version__ = "0.1.0"
 _SUBMODULES = ("artifacts", "config", "data", "evaluator", "experiments", "files", "metrics",
                "models", "nbcheck", "plotting", "preprocess", "report", "runbook", "sampling",
                "training", "overview", "bench", "distributed", "robustness", "labels",
-               "feature_spaces")
+               "feature_spaces", "tuning")
 
 
 def setup(profile=None, dataset="fashion_mnist", seed=0, quiet=False):

@@ -18,6 +18,7 @@ COMMANDS = {
     "prepare": ("genclass_utils.prepare", "train once the models that later chapters load"),
     "overview": ("genclass_utils.overview", "write book/results.md from results/<profile>/"),
     "label": ("genclass_utils.labels.cli", "keep images, predictions and labels in a SQLite store"),
+    "tune": ("genclass_utils.tuning", "choose a generator's settings on the validation split"),
 }
 
 

@@ -29,13 +29,40 @@ def test_generator_and_discriminator_shapes(shape, n_classes):
     assert logit.shape == (3, 1)
 
 
+def test_minibatch_std_channel_measures_the_batch_spread(tmp_path):
+    layer = G.MinibatchStdDev()
+    rng = np.random.default_rng(0)
+    varied = rng.standard_normal((8, 7, 7, 4)).astype("float32")
+    same = np.repeat(varied[:1], 8, axis=0)  # a collapsed batch: eight copies of one map
+    out_varied, out_same = (keras.ops.convert_to_numpy(layer(x)) for x in (varied, same))
+    assert out_varied.shape == (8, 7, 7, 5)
+    np.testing.assert_array_equal(out_varied[..., :4], varied)  # the features pass unchanged
+    assert np.allclose(out_varied[..., 4], np.sqrt(varied.var(axis=0) + 1e-8).mean(), rtol=1e-5)
+    assert out_same[..., 4].max() < 1e-3 < out_varied[..., 4].min()
+    d = G.discriminator_net((28, 28, 1), n_classes=10, width=8, minibatch_std=True)
+    path = tmp_path / "d.keras"
+    d.save(path)  # the layer is registered, so the discriminator reloads under safe_mode
+    again = keras.saving.load_model(path, safe_mode=True)
+    x, y = rng.uniform(-1, 1, (4, 28, 28, 1)).astype("float32"), np.arange(4, dtype="int32")
+    np.testing.assert_allclose(again.predict([x, y], verbose=0), d.predict([x, y], verbose=0),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_mode_seeking_term_is_checked_and_saved():
+    with pytest.raises(G.ConfigError, match="mode_seeking"):
+        G.build_gan((28, 28, 1), n_classes=10, latent_dim=8, g_width=8, d_width=8, mode_seeking=-1)
+    gan = G.build_gan((28, 28, 1), n_classes=10, latent_dim=8, g_width=8, d_width=8, mode_seeking=0.5)
+    assert gan.get_config()["mode_seeking"] == 0.5
+
+
 def _weights(model):
     return [w.numpy().copy() for w in model.trainable_weights]
 
 
-@pytest.mark.parametrize("n_classes", [None, 10])
-def test_train_step_updates_both_networks(n_classes):
-    gan = G.build_gan((28, 28, 1), n_classes=n_classes, seed=0, latent_dim=8, g_width=8, d_width=8)
+@pytest.mark.parametrize("n_classes,mode_seeking", [(None, 0.0), (10, 0.0), (10, 1.0), (None, 1.0)])
+def test_train_step_updates_both_networks(n_classes, mode_seeking):
+    gan = G.build_gan((28, 28, 1), n_classes=n_classes, seed=0, latent_dim=8, g_width=8, d_width=8,
+                      mode_seeking=mode_seeking)
     gan.run_eagerly = True  # tracing costs more than one tiny step
     x = np.random.default_rng(0).uniform(-1, 1, (16, 28, 28, 1)).astype("float32")
     y = (np.arange(16) % 10).astype("int32")

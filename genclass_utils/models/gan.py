@@ -21,6 +21,10 @@ from ..errors import ArtifactError, ConfigError
 from ..files import atomic_path
 
 LATENT_DIM = 64
+#: The cGAN's settings beyond build_gan's defaults, chosen on the validation split by
+#: ``python -m genclass_utils tune cgan`` (record: genclass_utils/records/cgan_tuning_cpu.json,
+#: read in chapter 3), together with the cpu profile's cGAN batch of 64.
+CGAN_DEFAULTS = {"minibatch_std": False, "mode_seeking": 1.0}
 
 
 def _plan(image_shape: tuple[int, int, int], width: int = 64) -> tuple[int, tuple[int, ...]]:
@@ -70,22 +74,52 @@ def generator_net(image_shape=(28, 28, 1), latent_dim: int = LATENT_DIM, n_class
     return keras.Model(inputs if n_classes else z, out, name=name or default)
 
 
+@keras.saving.register_keras_serializable(package="genclass")
+class MinibatchStdDev(layers.Layer):
+    """Append one feature map holding how much the batch varies (Karras et al. 2018).
+
+    The standard deviation of every feature over the batch, averaged into one number, is
+    broadcast as an extra channel. A generator that repeats itself gives a batch of fakes a
+    smaller value than a batch of real images, and the discriminator can use that to tell them
+    apart, so the generator is pushed towards variety. Real and generated batches go through
+    the discriminator separately, so each is compared with itself.
+    """
+
+    def call(self, x):
+        ops = keras.ops
+        std = ops.sqrt(ops.var(x, axis=0) + 1e-8)  # (H, W, C): spread over the batch
+        return ops.concatenate([x, ops.ones_like(x[..., :1]) * ops.mean(std)], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] + 1)
+
+
 def discriminator_net(image_shape=(28, 28, 1), n_classes: int | None = None, width: int = 64,
-                      dropout: float = 0.3, name: str | None = None) -> keras.Model:
+                      dropout: float = 0.3, minibatch_std: bool = False,
+                      spectral_norm: bool = False, name: str | None = None) -> keras.Model:
     """Return a DCGAN discriminator giving one logit per image; a projection discriminator when n_classes is given.
 
     Projection: logit = w . h(x) + embed(y) . h(x), so the class acts through an inner product
-    with the image features rather than as an extra input channel.
+    with the image features rather than as an extra input channel. With ``minibatch_std`` the
+    last feature maps get one more channel, the batch's spread (:class:`MinibatchStdDev`). With
+    ``spectral_norm`` every convolution and the dense logit are divided by their largest
+    singular value (Miyato et al. 2018), which bounds how fast the discriminator's output can
+    change with its input.
     """
+    def sn(layer):
+        return layers.SpectralNormalization(layer, name=f"{layer.name}_sn") if spectral_norm else layer
+
     image = keras.Input(image_shape, name="image")
     h = image
     n_down = 3 if image_shape[0] >= 32 else 2
     for i in range(n_down):
-        h = layers.Conv2D(width * 2 ** i, 4, strides=2, padding="same", name=f"down{i + 1}")(h)
+        h = sn(layers.Conv2D(width * 2 ** i, 4, strides=2, padding="same", name=f"down{i + 1}"))(h)
         h = layers.LeakyReLU(0.2, name=f"down{i + 1}_lrelu")(h)
         h = layers.Dropout(dropout, name=f"down{i + 1}_drop")(h)
+    if minibatch_std:
+        h = MinibatchStdDev(name="minibatch_std")(h)
     h = layers.Flatten(name="features")(h)
-    logit = layers.Dense(1, name="logit")(h)
+    logit = sn(layers.Dense(1, name="logit"))(h)
     default = "cgan_discriminator" if n_classes else "dcgan_discriminator"
     if not n_classes:
         return keras.Model(image, logit, name=name or default)
@@ -101,16 +135,23 @@ class GAN(keras.Model):
     """A GAN (conditional when the generator takes a label) trained by its own train_step.
 
     Discriminator: binary cross-entropy on logits, real targets smoothed to 1 - smoothing.
-    Generator: the non-saturating loss -log D(G(z)).
+    Generator: the non-saturating loss -log D(G(z)), plus, with ``mode_seeking`` = lambda > 0,
+    the mode-seeking term of Mao et al. (2019): the batch's second half repeats the first
+    half's labels with new noise, and lambda / (d_I / d_z + eps) is added, where d_I is the mean
+    absolute difference between the paired images and d_z between their noise vectors, so
+    images that ignore their noise cost the generator.
     """
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model,
                  label_smoothing: float = 0.1, n_classes: int | None = None, seed: int = 0,
-                 **kwargs):
+                 mode_seeking: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
         self.label_smoothing = float(label_smoothing)
+        self.mode_seeking = float(mode_seeking)
+        if not (self.mode_seeking >= 0.0 and np.isfinite(self.mode_seeking)):
+            raise ConfigError(f"mode_seeking must be a finite number >= 0; got {mode_seeking}")
         self.conditional = len(generator.inputs) == 2
         if self.conditional and not n_classes:
             raise ConfigError("a conditional GAN needs n_classes")
@@ -175,10 +216,23 @@ class GAN(keras.Model):
         grads = tape.gradient(d_loss, self.discriminator.trainable_weights)
         self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_weights))
 
-        g_in, fake_labels = self._gen_inputs(n)
+        pairs = self.mode_seeking > 0
+        if pairs and self.conditional:  # the second half asks for the first half's classes
+            half = keras.random.randint(((n + 1) // 2,), 0, self.n_classes,
+                                        seed=self.seed_generator, dtype="int32")
+            g_in, fake_labels = self._gen_inputs(n, ops.concatenate([half, half])[:n])
+        else:
+            g_in, fake_labels = self._gen_inputs(n)
         with tf.GradientTape() as tape:
-            fake_logit = self._disc(self.generator(g_in, training=True), fake_labels, True)
+            fake = self.generator(g_in, training=True)
+            fake_logit = self._disc(fake, fake_labels, True)
             g_loss = ops.mean(bce(ops.ones_like(fake_logit), fake_logit, from_logits=True))
+            if pairs:
+                h = n // 2
+                z = g_in[0] if self.conditional else g_in
+                ratio = (ops.mean(ops.abs(fake[:h] - fake[h:2 * h]))
+                         / ops.mean(ops.abs(z[:h] - z[h:2 * h])))
+                g_loss = g_loss + self.mode_seeking / (ratio + 1e-5)
         grads = tape.gradient(g_loss, self.generator.trainable_weights)
         self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_weights))
 
@@ -192,7 +246,7 @@ class GAN(keras.Model):
         return {"generator": keras.saving.serialize_keras_object(self.generator),
                 "discriminator": keras.saving.serialize_keras_object(self.discriminator),
                 "label_smoothing": self.label_smoothing, "n_classes": self.n_classes,
-                "seed": self.seed, "name": self.name}
+                "seed": self.seed, "mode_seeking": self.mode_seeking, "name": self.name}
 
     @classmethod
     def from_config(cls, config):
@@ -252,11 +306,15 @@ class EpochTimer(keras.callbacks.Callback):
 
 def build_gan(image_shape, n_classes: int | None = None, seed: int = 0,
               d_lr: float = 2e-4, g_lr: float = 2e-4, label_smoothing: float = 0.1,
-              latent_dim: int = LATENT_DIM, g_width: int = 64, d_width: int = 64) -> GAN:
+              latent_dim: int = LATENT_DIM, g_width: int = 64, d_width: int = 64,
+              minibatch_std: bool = False, mode_seeking: float = 0.0,
+              spectral_norm: bool = False) -> GAN:
     """Return a compiled GAN (conditional when n_classes is given) with Adam(beta_1=0.5) per network."""
     gan = GAN(generator_net(image_shape, latent_dim, n_classes=n_classes, width=g_width),
-              discriminator_net(image_shape, n_classes=n_classes, width=d_width),
+              discriminator_net(image_shape, n_classes=n_classes, width=d_width,
+                                minibatch_std=minibatch_std, spectral_norm=spectral_norm),
               label_smoothing=label_smoothing, n_classes=n_classes, seed=seed,
+              mode_seeking=mode_seeking,
               name="cgan" if n_classes else "dcgan")
     gan.compile(d_optimizer=keras.optimizers.Adam(d_lr, beta_1=0.5),
                 g_optimizer=keras.optimizers.Adam(g_lr, beta_1=0.5))
@@ -265,10 +323,12 @@ def build_gan(image_shape, n_classes: int | None = None, seed: int = 0,
 
 def train_gan(cfg, conditional: bool = False, x: np.ndarray | None = None,
               y: np.ndarray | None = None, epochs: int | None = None,
-              verbose: int | None = None, **build_kwargs) -> tuple[GAN, dict]:
+              verbose: int | None = None, batch_size: int | None = None,
+              **build_kwargs) -> tuple[GAN, dict]:
     """Return a trained GAN and its training record (history, per-epoch grids, timings).
 
     Trains on the train split of cfg.dataset (never validation or test) unless x (uint8) is given.
+    Epochs and batch size default to the profile's; the cGAN's other settings to CGAN_DEFAULTS.
     """
     kind = "cgan" if conditional else "gan"
     if x is None:
@@ -276,7 +336,9 @@ def train_gan(cfg, conditional: bool = False, x: np.ndarray | None = None,
         x, y = splits.x_train, splits.y_train
     n_classes = data.num_classes(cfg.dataset) if conditional else None
     epochs = cfg.epochs(kind) if epochs is None else int(epochs)
-    bs = cfg.batch_size(kind)
+    bs = cfg.batch_size(kind) if batch_size is None else int(batch_size)
+    for key, value in (CGAN_DEFAULTS if conditional else {}).items():
+        build_kwargs.setdefault(key, value)
     gan = build_gan(tuple(x.shape[1:]), n_classes=n_classes, seed=cfg.seed, **build_kwargs)
     ds = data.make_dataset(data.scale(x, "symmetric"), y.astype(np.int32) if conditional else None,
                            batch_size=bs, seed=cfg.seed, drop_remainder=True)

@@ -1,0 +1,77 @@
+"""The validation record behind chapter 3's cGAN settings: scoring, the choice, the record file."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from genclass_utils import tuning  # noqa: E402
+from genclass_utils.errors import ArtifactError  # noqa: E402
+from genclass_utils.evaluator import Evaluator  # noqa: E402
+from genclass_utils.models import gan as G  # noqa: E402
+from genclass_utils.models.classifiers import evaluator_cnn  # noqa: E402
+
+
+def _row(recall, precision, label_accuracy):
+    return {"recall": recall, "precision": precision, "label_accuracy": label_accuracy}
+
+
+def test_choose_takes_the_highest_recall_that_keeps_precision_and_labels():
+    record = {"settings": {"a": _row(0.2, 0.9, 0.95), "b": _row(0.5, 0.85, 0.9),
+                           "c": _row(0.7, 0.6, 0.9), "d": _row(0.8, 0.9, 0.5)}}
+    assert tuning.choose(record) == "b"  # c loses precision, d loses the labels
+    assert tuning.choose(record, min_precision=0.5) == "c"
+    none_ok = {"settings": {"a": _row(0.2, 0.1, 0.1), "b": _row(0.3, 0.1, 0.1)}}
+    assert tuning.choose(none_ok) == "b"
+
+
+def test_score_conditional_counts_classes_and_reports_the_floor():
+    rng = np.random.default_rng(0)
+    gen = G.export_generator(G.generator_net((28, 28, 1), latent_dim=8, n_classes=10, width=4))
+    judge = Evaluator(evaluator_cnn((28, 28, 1), 10, width=4, embedding_dim=16))
+    x_ref = rng.integers(0, 256, (40, 28, 28, 1), dtype=np.uint8)
+    x_floor = rng.integers(0, 256, (60, 28, 28, 1), dtype=np.uint8)
+    out = tuning.score_conditional(gen, judge, x_ref, x_floor, n_classes=10, seed=0, k=3)
+    assert out["n"] == 40 and out["k"] == 3
+    for r in (out, out["floor"]):
+        assert 0.0 <= r["precision"] <= 1.0 and 0.0 <= r["recall"] <= 1.0 and r["fd"] >= 0.0
+    assert 0.0 <= out["label_accuracy"] <= 1.0
+
+
+def test_load_record_reads_your_own_then_the_shipped_one_then_says_how_to_make_one(
+        tmp_path, monkeypatch):
+    monkeypatch.setenv("GENCLASS_HOME", str(tmp_path))
+    shipped = tuning.load_record("cgan")  # nothing of your own: the course's record
+    assert tuning.choose(shipped) in shipped["settings"]
+    monkeypatch.setattr(tuning, "shipped_record_path", lambda *a: tmp_path / "absent.json")
+    with pytest.raises(ArtifactError, match="genclass_utils tune cgan"):
+        tuning.load_record("cgan")
+    path = tuning.record_path("cgan")
+    path.parent.mkdir(parents=True)
+    path.write_text("{not json")
+    with pytest.raises(ArtifactError, match="unreadable"):
+        tuning.load_record("cgan")
+    path.write_text(json.dumps({"settings": {"a": _row(0.1, 0.9, 0.9)}}))
+    assert tuning.choose(tuning.load_record("cgan")) == "a"
+
+
+def test_complete_budgets_fills_only_what_is_missing():
+    rows = {"old": {"settings": {}, "epochs": 4},
+            "small_batch": {"settings": {"batch_size": 64}, "epochs": 4},
+            "new": {"settings": {}, "epochs": 8, "batch_size": 128, "steps": 1}}
+    tuning.complete_budgets(rows, n_train=1000, profile_batch=128)
+    assert (rows["old"]["batch_size"], rows["old"]["steps"]) == (128, 4 * 7)
+    assert (rows["small_batch"]["batch_size"], rows["small_batch"]["steps"]) == (64, 4 * 15)
+    assert rows["new"]["steps"] == 1  # recorded values are kept
+
+
+def test_tune_command_refuses_an_unknown_setting_in_one_sentence(capsys):
+    from genclass_utils.__main__ import main as cli
+
+    assert cli(["tune", "cgan", "--only", "no_such_setting"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: unknown setting 'no_such_setting'") and "\n" not in err
