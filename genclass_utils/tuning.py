@@ -26,7 +26,8 @@ from .files import atomic_write_text
 #: and ``gan.build_gan`` (the rest); each adds one change to a setting before it: the batch's
 #: spread for the discriminator (minibatch standard deviation), two time-scale learning rates
 #: (TTUR), the generator's mode-seeking term, spectral normalisation, then more steps for the
-#: mode-seeking cGAN (half the batch, or twice the epochs).
+#: mode-seeking cGAN (half the batch, or twice the epochs), and the baseline at half the batch
+#: as a control for those extra steps.
 BUDGET_KEYS = ("epochs", "batch_size")
 CGAN_CANDIDATES = {
     "baseline": {"minibatch_std": False},
@@ -36,7 +37,22 @@ CGAN_CANDIDATES = {
     "spectral_norm": {"minibatch_std": False, "spectral_norm": True},
     "mode_seeking_batch_64": {"minibatch_std": False, "mode_seeking": 1.0, "batch_size": 64},
     "mode_seeking_8_epochs": {"minibatch_std": False, "mode_seeking": 1.0, "epochs": 8},
+    "baseline_batch_64": {"minibatch_std": False, "batch_size": 64},  # the control, added last
 }
+
+
+def explicit(settings: dict) -> dict:
+    """Return settings with every key of ``gan.CGAN_DEFAULTS`` they omit set to build_gan's default.
+
+    A setting then means the same whatever the package's current defaults are: the baseline
+    stays the baseline after a tuned value becomes the default.
+    """
+    import inspect
+
+    from .models import gan as G
+
+    params = inspect.signature(G.build_gan).parameters
+    return {**{k: params[k].default for k in G.CGAN_DEFAULTS}, **settings}
 
 
 def score_conditional(generator, judge: evaluator.Evaluator, x_ref: np.ndarray,
@@ -71,7 +87,7 @@ def tune_cgan(cfg, settings: dict | None = None) -> dict:
     rows = {}
     for name, kwargs in settings.items():
         t0 = time.perf_counter()
-        gan, record = G.train_gan(cfg, conditional=True, verbose=0, **kwargs)
+        gan, record = G.train_gan(cfg, conditional=True, verbose=0, **explicit(kwargs))
         seconds = time.perf_counter() - t0
         gen = G.export_generator(gan.generator)
         rows[name] = {"settings": kwargs, "epochs": record["epochs"],

@@ -75,3 +75,10 @@ def test_tune_command_refuses_an_unknown_setting_in_one_sentence(capsys):
     assert cli(["tune", "cgan", "--only", "no_such_setting"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: unknown setting 'no_such_setting'") and "\n" not in err
+
+
+def test_a_setting_does_not_inherit_the_tuned_defaults():
+    assert G.CGAN_DEFAULTS  # otherwise there is nothing to protect against
+    base = tuning.explicit(tuning.CGAN_CANDIDATES["baseline"])
+    assert base["mode_seeking"] == 0.0 and base["minibatch_std"] is False
+    assert tuning.explicit({"mode_seeking": 1.0})["mode_seeking"] == 1.0
