@@ -55,25 +55,22 @@ def explicit(settings: dict) -> dict:
     return {**{k: params[k].default for k in G.CGAN_DEFAULTS}, **settings}
 
 
-def score_conditional(generator, judge: evaluator.Evaluator, x_ref: np.ndarray,
-                      x_floor: np.ndarray, n_classes: int, seed: int = 0, k: int = 3) -> dict:
+def score_conditional(generator, judge: evaluator.Evaluator, f_ref: np.ndarray, n_classes: int,
+                      seed: int = 0, k: int = 3) -> dict:
     """Return precision, recall, label accuracy and Fréchet distance of a conditional generator.
 
-    It draws as many images as ``x_ref`` holds, the same number per class, and compares their
-    evaluator features with ``x_ref``'s; ``x_floor`` (real images, as many) gives the floor.
+    It draws as many images as ``f_ref`` (the reference images' evaluator features) holds, the
+    same number per class, and compares their features with ``f_ref``.
     """
     from . import sampling
 
-    n = len(x_ref)
+    n = len(f_ref)
     labels = sampling.cycle_labels(n, n_classes)
     fake = sampling.generate(generator, n, labels=labels, seed=seed)
-    f_ref, f_fake, f_floor = judge.embed(x_ref), judge.embed(fake), judge.embed(x_floor[:n])
+    f_fake = judge.embed(fake)
     return {**metrics.precision_recall(f_ref, f_fake, k=k),
             "label_accuracy": float(np.mean(judge.predict_labels(fake) == labels)),
-            "fd": metrics.frechet_distance(f_fake, f_ref),
-            "floor": {**metrics.precision_recall(f_ref, f_floor, k=k),
-                      "fd": metrics.frechet_distance(f_floor, f_ref)},
-            "n": int(n), "k": int(k)}
+            "fd": metrics.frechet_distance(f_fake, f_ref), "n": int(n), "k": int(k)}
 
 
 def tune_cgan(cfg, settings: dict | None = None) -> dict:
@@ -84,6 +81,9 @@ def tune_cgan(cfg, settings: dict | None = None) -> dict:
     splits = data.load_splits(cfg)
     judge = evaluator.load_or_train(cfg.dataset, cfg)
     n_classes = data.num_classes(cfg.dataset)
+    f_ref = judge.embed(splits.x_val)  # once: the reference and the floor are the same for every setting
+    f_floor = judge.embed(splits.x_train[:len(f_ref)])
+    floor = {**metrics.precision_recall(f_ref, f_floor, k=3), "fd": metrics.frechet_distance(f_floor, f_ref)}
     rows = {}
     for name, kwargs in settings.items():
         t0 = time.perf_counter()
@@ -93,23 +93,11 @@ def tune_cgan(cfg, settings: dict | None = None) -> dict:
         rows[name] = {"settings": kwargs, "epochs": record["epochs"],
                       "batch_size": record["batch_size"], "steps": record["epochs"] * (
                           record["n_train"] // record["batch_size"]), "train_seconds": seconds,
-                      **score_conditional(gen, judge, splits.x_val, splits.x_train, n_classes,
-                                          seed=cfg.seed)}
+                      **score_conditional(gen, judge, f_ref, n_classes, seed=cfg.seed), "floor": floor}
         print(f"{name}: recall {rows[name]['recall']:.3f}, precision {rows[name]['precision']:.3f}, "
               f"label accuracy {rows[name]['label_accuracy']:.3f} ({seconds:.0f} s)", flush=True)
     return {"profile": cfg.profile.name, "dataset": cfg.dataset, "seed": cfg.seed,
             "reference": "validation split", "space": "evaluator", "settings": rows}
-
-
-def complete_budgets(rows: dict, n_train: int, profile_batch: int) -> dict:
-    """Fill in the batch size and step count of rows recorded before they were kept.
-
-    Such rows set no batch size, so they trained at the profile's (``profile_batch``).
-    """
-    for row in rows.values():
-        row.setdefault("batch_size", int(row["settings"].get("batch_size", profile_batch)))
-        row.setdefault("steps", int(row["epochs"]) * (int(n_train) // int(row["batch_size"])))
-    return rows
 
 
 def record_path(model: str = "cgan", profile: str = "cpu") -> Path:
@@ -168,8 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.only is not None and out.exists():
         earlier = json.loads(out.read_text())["settings"]
     result = tune_cgan(cfg, {n: CGAN_CANDIDATES[n] for n in names})
-    merged = complete_budgets({**earlier, **result["settings"]},
-                              len(data.load_splits(cfg).y_train), cfg.batch_size("cgan"))
+    merged = {**earlier, **result["settings"]}
     result["settings"] = {n: merged[n] for n in CGAN_CANDIDATES if n in merged}
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out, json.dumps(result, indent=1) + "\n")

@@ -29,16 +29,14 @@ def test_choose_takes_the_highest_recall_that_keeps_precision_and_labels():
     assert tuning.choose(none_ok) == "b"
 
 
-def test_score_conditional_counts_classes_and_reports_the_floor():
+def test_score_conditional_counts_classes():
     rng = np.random.default_rng(0)
     gen = G.export_generator(G.generator_net((28, 28, 1), latent_dim=8, n_classes=10, width=4))
     judge = Evaluator(evaluator_cnn((28, 28, 1), 10, width=4, embedding_dim=16))
-    x_ref = rng.integers(0, 256, (40, 28, 28, 1), dtype=np.uint8)
-    x_floor = rng.integers(0, 256, (60, 28, 28, 1), dtype=np.uint8)
-    out = tuning.score_conditional(gen, judge, x_ref, x_floor, n_classes=10, seed=0, k=3)
+    f_ref = judge.embed(rng.integers(0, 256, (40, 28, 28, 1), dtype=np.uint8))
+    out = tuning.score_conditional(gen, judge, f_ref, n_classes=10, seed=0, k=3)
     assert out["n"] == 40 and out["k"] == 3
-    for r in (out, out["floor"]):
-        assert 0.0 <= r["precision"] <= 1.0 and 0.0 <= r["recall"] <= 1.0 and r["fd"] >= 0.0
+    assert 0.0 <= out["precision"] <= 1.0 and 0.0 <= out["recall"] <= 1.0 and out["fd"] >= 0.0
     assert 0.0 <= out["label_accuracy"] <= 1.0
 
 
@@ -57,16 +55,6 @@ def test_load_record_reads_your_own_then_the_shipped_one_then_says_how_to_make_o
         tuning.load_record("cgan")
     path.write_text(json.dumps({"settings": {"a": _row(0.1, 0.9, 0.9)}}))
     assert tuning.choose(tuning.load_record("cgan")) == "a"
-
-
-def test_complete_budgets_fills_only_what_is_missing():
-    rows = {"old": {"settings": {}, "epochs": 4},
-            "small_batch": {"settings": {"batch_size": 64}, "epochs": 4},
-            "new": {"settings": {}, "epochs": 8, "batch_size": 128, "steps": 1}}
-    tuning.complete_budgets(rows, n_train=1000, profile_batch=128)
-    assert (rows["old"]["batch_size"], rows["old"]["steps"]) == (128, 4 * 7)
-    assert (rows["small_batch"]["batch_size"], rows["small_batch"]["steps"]) == (64, 4 * 15)
-    assert rows["new"]["steps"] == 1  # recorded values are kept
 
 
 def test_tune_command_refuses_an_unknown_setting_in_one_sentence(capsys):
