@@ -1,5 +1,10 @@
 """Settings chosen on the validation split, with the runs that chose them on record.
 
+``python -m genclass_utils tune vaegan`` does the same for chapter 5's VAE-GAN (and two
+same-network pixel VAEs as references), scoring unconditional samples in two spaces, the
+evaluator's and the autoencoder's: Fréchet distance, KID with its standard error, and in the
+evaluator's space precision and recall.
+
 ``python -m genclass_utils tune cgan`` trains chapter 3's conditional GAN once per setting
 (cpu profile by default, seed 0, the training split only) and scores each on the *validation*
 split in the evaluator's space: precision and recall (k = 3), label accuracy and the Fréchet
@@ -39,6 +44,26 @@ CGAN_CANDIDATES = {
     "mode_seeking_8_epochs": {"minibatch_std": False, "mode_seeking": 1.0, "epochs": 8},
     "baseline_batch_64": {"minibatch_std": False, "batch_size": 64},  # the control, added last
 }
+
+
+#: Chapter 5's VAE-GAN settings, as arguments of ``vaegan.build_vaegan`` (``variant``
+#: "pixelvae" builds the same-network pixel VAE instead, with ``build_pixel_vae``'s arguments).
+#: Each row changes one factor of the baseline, the chapter's first model (strided transposed
+#: convolutions in the decoder, last weights), or adds one to a row before it.
+VAEGAN_CANDIDATES = {
+    "baseline": {},
+    "weight_averaging": {"ema": 0.99},
+    "resize": {"upsample": "resize"},
+    "resize_weight_averaging": {"upsample": "resize", "ema": 0.99},
+    "feature_norm": {"feature_norm": True},
+    "feature_norm_resize_weight_averaging": {"feature_norm": True, "upsample": "resize",
+                                             "ema": 0.99},
+    "resize_weight_averaging_gamma_1": {"upsample": "resize", "ema": 0.99, "gamma": 1.0},
+    "pixel_vae": {"variant": "pixelvae"},
+    "pixel_vae_resize_weight_averaging": {"variant": "pixelvae", "upsample": "resize",
+                                          "ema": 0.99},
+}
+CANDIDATES = {"cgan": CGAN_CANDIDATES, "vaegan": VAEGAN_CANDIDATES}
 
 
 def explicit(settings: dict) -> dict:
@@ -100,6 +125,83 @@ def tune_cgan(cfg, settings: dict | None = None) -> dict:
             "reference": "validation split", "space": "evaluator", "settings": rows}
 
 
+def score_unconditional(generator, spaces: dict, refs: dict, n: int, seed: int = 100,
+                        k: int = 3, subset_size: int = 1000) -> dict:
+    """Return the Fréchet distance and KID (with its standard error) of n samples in each space,
+    and precision and recall (k nearest neighbours) in the evaluator's space.
+
+    spaces maps a name to an object with ``embed``; refs maps the same names to the reference
+    images' features there. Also the samples' mean Laplacian variance (``sharpness``).
+    """
+    from . import sampling
+
+    fake = sampling.generate(generator, n, seed=seed)
+    row = {"n": int(n), "k": int(k), "sharpness": float(metrics.laplacian_variance(fake).mean()),
+           "fd": {}, "kid": {}, "kid_se": {}}
+    for name, space in spaces.items():
+        f_fake = space.embed(fake)
+        row["fd"][name] = metrics.frechet_distance(f_fake, refs[name])
+        kid = metrics.kernel_distance(refs[name], f_fake, subset_size=subset_size)
+        row["kid"][name], row["kid_se"][name] = kid["kid"], kid["kid_se"]
+        if name == "evaluator":
+            row.update(metrics.precision_recall(refs[name], f_fake, k=k))
+    return row
+
+
+def tune_vaegan(cfg, settings: dict | None = None) -> dict:
+    """Train chapter 5's VAE-GAN (or pixel VAE) once per setting on its training images; return
+    each one's validation scores in the evaluator's and the autoencoder's spaces."""
+    import keras
+
+    from . import feature_spaces
+    from .models import vaegan as V
+
+    settings = VAEGAN_CANDIDATES if settings is None else settings
+    splits = data.load_splits(cfg)
+    spaces = {"evaluator": evaluator.load_or_train(cfg.dataset, cfg),
+              "autoencoder": feature_spaces.load_or_train(cfg.dataset, cfg)}
+    refs = {name: space.embed(splits.x_val) for name, space in spaces.items()}
+    n_train = cfg.samples("vaegan_train")
+    x = V.training_images(cfg, n_train)
+    rows = {}
+    for name, kwargs in settings.items():
+        kwargs = dict(kwargs)
+        variant = kwargs.pop("variant", "vaegan")
+        t0 = time.perf_counter()
+        keras.utils.set_random_seed(cfg.seed)  # the same initial weights for every setting
+        if variant == "pixelvae":
+            model = V.build_pixel_vae(x.shape[1:], seed=cfg.seed, **kwargs)
+        else:
+            model = V.build_vaegan(x.shape[1:], seed=cfg.seed, **kwargs)
+        info = V.fit(model, cfg, x, name=f"tune_{variant}")
+        seconds = time.perf_counter() - t0
+        dec = model.decoder if variant == "vaegan" else V.as_generator(model.decoder)
+        history = info["history"]
+        rows[name] = {"settings": settings[name], "variant": variant, "epochs": info["epochs"],
+                      "n_train": info["n_train"], "steps": info["epochs"] * (
+                          len(x) // cfg.batch_size("vaegan")), "train_seconds": seconds,
+                      "kl": history["kl"][-1],
+                      "recon_mse": V.recon_mse(model.encoder, dec, splits.x_val),
+                      **score_unconditional(dec, spaces, refs, len(splits.x_val))}
+        print(f"{name}: Fréchet distance {rows[name]['fd']['evaluator']:.1f} (evaluator), "
+              f"{rows[name]['fd']['autoencoder']:.2f} (autoencoder); recall "
+              f"{rows[name]['recall']:.3f} ({seconds:.0f} s)", flush=True)
+    return {"profile": cfg.profile.name, "dataset": cfg.dataset, "seed": cfg.seed,
+            "reference": "validation split", "spaces": list(spaces), "settings": rows}
+
+
+TUNERS = {"cgan": tune_cgan, "vaegan": tune_vaegan}
+
+
+def choose_vaegan(record: dict) -> str:
+    """Return the VAE-GAN setting with the lowest validation Fréchet distance in the evaluator's
+    space (the pixel-VAE rows are references, never chosen)."""
+    rows = {n: r for n, r in record["settings"].items() if r.get("variant", "vaegan") == "vaegan"}
+    if not rows:
+        raise ArtifactError("the record has no VAE-GAN setting to choose from")
+    return min(rows, key=lambda n: rows[n]["fd"]["evaluator"])
+
+
 def record_path(model: str = "cgan", profile: str = "cpu") -> Path:
     """Return where the tuning record of a model lives: results/<profile>/tuning/<model>.json."""
     return config.home() / "results" / profile / "tuning" / f"{model}.json"
@@ -138,26 +240,27 @@ def choose(record: dict, min_precision: float = 0.8, min_label_accuracy: float =
 def main(argv: list[str] | None = None) -> int:
     parser = argument_parser(prog="python -m genclass_utils tune",
                              description="Choose a generator's settings on the validation split.")
-    parser.add_argument("model", choices=["cgan"])
+    parser.add_argument("model", choices=sorted(CANDIDATES))
     parser.add_argument("--profile", default="cpu", choices=sorted(config.PROFILES))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", default=None, metavar="NAME[,NAME]",
                         help="train only these settings and add them to the existing record")
     args = parser.parse_args(argv)
-    names = list(CGAN_CANDIDATES) if args.only is None else args.only.split(",")
-    unknown = [n for n in names if n not in CGAN_CANDIDATES]
+    candidates = CANDIDATES[args.model]
+    names = list(candidates) if args.only is None else args.only.split(",")
+    unknown = [n for n in names if n not in candidates]
     if unknown:
-        raise UsageError(f"unknown setting {unknown[0]!r}; known: {', '.join(CGAN_CANDIDATES)}")
+        raise UsageError(f"unknown setting {unknown[0]!r}; known: {', '.join(candidates)}")
     from . import setup
 
     cfg = setup(profile=args.profile, dataset="fashion_mnist", seed=args.seed)
-    out = cfg.results_dir / "tuning" / "cgan.json"  # _build/results/smoke/ for smoke
+    out = cfg.results_dir / "tuning" / f"{args.model}.json"  # _build/results/smoke/ for smoke
     earlier = {}
     if args.only is not None and out.exists():
         earlier = json.loads(out.read_text())["settings"]
-    result = tune_cgan(cfg, {n: CGAN_CANDIDATES[n] for n in names})
+    result = TUNERS[args.model](cfg, {n: candidates[n] for n in names})
     merged = {**earlier, **result["settings"]}
-    result["settings"] = {n: merged[n] for n in CGAN_CANDIDATES if n in merged}
+    result["settings"] = {n: merged[n] for n in candidates if n in merged}
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out, json.dumps(result, indent=1) + "\n")
     print(f"saved {out}")

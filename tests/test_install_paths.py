@@ -60,10 +60,11 @@ def test_manifest_is_package_data():
         "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"}
     pyproject = (REPO / "pyproject.toml").read_text()
     assert 'genclass_utils = ["manifest.json", "records/*.json"]' in pyproject
-    # chapter 3 reads the cGAN's tuning record wherever the package is installed
+    # chapters 3 and 5 read their tuning records wherever the package is installed
     from genclass_utils import tuning
 
-    assert tuning.shipped_record_path("cgan", "cpu").is_file()
+    for model in ("cgan", "vaegan"):
+        assert tuning.shipped_record_path(model, "cpu").is_file(), model
 
 
 def test_every_model_a_chapter_loads_names_its_chapter():

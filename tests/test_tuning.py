@@ -70,3 +70,27 @@ def test_a_setting_does_not_inherit_the_tuned_defaults():
     base = tuning.explicit(tuning.CGAN_CANDIDATES["baseline"])
     assert base["mode_seeking"] == 0.0 and base["minibatch_std"] is False
     assert tuning.explicit({"mode_seeking": 1.0})["mode_seeking"] == 1.0
+
+
+def test_vaegan_choice_ignores_the_pixel_vae_references_and_scores_two_spaces():
+    def row(fd, variant="vaegan"):
+        return {"variant": variant, "fd": {"evaluator": fd, "autoencoder": 1.0}}
+
+    record = {"settings": {"base": row(600), "better": row(480), "ref": row(400, "pixelvae")}}
+    assert tuning.choose_vaegan(record) == "better"
+    with pytest.raises(ArtifactError):
+        tuning.choose_vaegan({"settings": {"ref": row(1, "pixelvae")}})
+    rng = np.random.default_rng(0)
+    gen = G.export_generator(G.generator_net((28, 28, 1), latent_dim=8, width=4))
+    judge = Evaluator(evaluator_cnn((28, 28, 1), 10, width=4, embedding_dim=16))
+    refs = {"evaluator": judge.embed(rng.integers(0, 256, (40, 28, 28, 1), dtype=np.uint8))}
+    out = tuning.score_unconditional(gen, {"evaluator": judge}, refs, n=40, subset_size=20)
+    assert out["n"] == 40 and out["fd"]["evaluator"] >= 0.0 and out["kid_se"]["evaluator"] >= 0
+    assert 0.0 <= out["recall"] <= 1.0 and out["sharpness"] >= 0.0
+
+
+def test_tune_vaegan_refuses_an_unknown_setting(capsys):
+    from genclass_utils.__main__ import main as cli
+
+    assert cli(["tune", "vaegan", "--only", "baseline,nope"]) == 2
+    assert "unknown setting 'nope'" in capsys.readouterr().err

@@ -127,13 +127,14 @@ def test_saved_parts_are_retrained_when_the_arguments_change(tmp_path, monkeypat
     monkeypatch.setattr(V, "training_images", lambda cfg, n=None: _batch(4))
     monkeypatch.setattr(V, "fit", fake_fit)
     monkeypatch.setattr(V.artifacts, "path_for", lambda cfg, name: tmp_path / f"{name}_toy.keras")
-    monkeypatch.setattr(V, "build_vaegan", lambda shape, seed=0, **kwargs: _model(**kwargs))
+    monkeypatch.setattr(V, "build_vaegan", lambda shape, seed=0, upsample=None, ema=None,
+                        **kwargs: _model(**kwargs))
     cfg = SimpleNamespace(seed=0, artifacts_dir=tmp_path)
     V.load_or_train_parts(cfg, "vaegan", n_train=4, gamma=0.1)
     V.load_or_train_parts(cfg, "vaegan", n_train=4, gamma=0.1)  # same arguments: loaded
     assert trained == [0.1]
     *_, info = V.load_or_train_parts(cfg, "vaegan", n_train=4, gamma=1.0)
-    assert trained == [0.1, 1.0] and info["config"] == {"n_train": 4, "gamma": 1.0}
+    assert trained == [0.1, 1.0] and info["config"] == {"n_train": 4, "gamma": 1.0, **V.DEFAULTS}
 
 
 def test_fit_passes_no_shuffle_flag_to_a_dataset(monkeypatch):
@@ -162,3 +163,29 @@ def test_generate_matches_predict_and_prints_no_retracing_warning(capfd):
     for g in gens:
         sampling.generate(g, 7, seed=3, batch_size=3)
     assert "retracing" not in "".join(capfd.readouterr())
+
+
+def test_weight_averaging_is_copied_in_only_when_asked():
+    """With ema, finalize_ema swaps the moving averages into encoder and decoder (not the
+    discriminator); without it, it changes nothing."""
+    for ema in (None, 0.9):
+        keras.utils.set_random_seed(0)
+        model = V.build_vaegan(SHAPE, LATENT, ema=ema)
+        model.fit(_batch(8), batch_size=4, epochs=1, verbose=0)
+        before = {n: [np.asarray(w) for w in getattr(model, n).weights]
+                  for n in ("encoder", "decoder", "discriminator")}
+        model.finalize_ema()
+        after = {n: [np.asarray(w) for w in getattr(model, n).weights] for n in before}
+        assert _same(before["discriminator"], after["discriminator"])
+        for n in ("encoder", "decoder"):
+            assert _same(before[n], after[n]) == (ema is None), (ema, n)
+
+
+def test_resize_decoder_and_normalised_feature_layer():
+    dec = V.build_decoder(SHAPE, LATENT, width=4, upsample="resize")
+    assert dec.output.shape[1:] == SHAPE
+    assert not any(isinstance(layer, keras.layers.Conv2DTranspose) for layer in dec.layers)
+    with pytest.raises(InputError, match="upsample"):
+        V.build_decoder(SHAPE, LATENT, upsample="bilinear-ish")
+    dis = V.build_discriminator(SHAPE, width=4, feature_norm=True)
+    assert "bn3" in {layer.name for layer in dis.layers}

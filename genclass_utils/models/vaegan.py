@@ -29,6 +29,10 @@ from .vae import VAE, as_generator, kl_divergence
 
 LATENT_DIM = 32
 FEATURE_LAYER = "dis_l"
+#: The settings chosen on the validation split (``python -m genclass_utils tune vaegan``; the
+#: record ships as records/vaegan_tuning_cpu.json). The VAE-GAN and its pixel-VAE baseline are
+#: both trained with them, so the two keep the same networks and the same weight averaging.
+DEFAULTS = {"upsample": "resize", "ema": 0.99}
 
 
 # ---------------------------------------------------------------- the three networks
@@ -50,8 +54,15 @@ def build_encoder(image_shape=(28, 28, 1), latent_dim: int = LATENT_DIM, width: 
 
 
 def build_decoder(image_shape=(28, 28, 1), latent_dim: int = LATENT_DIM, width: int = 32,
-                  logits: bool = False, name: str = "decoder") -> keras.Model:
-    """Return the decoder: z -> images in [0, 1] (sigmoid), or their Bernoulli logits if logits."""
+                  logits: bool = False, upsample: str = "transpose",
+                  name: str = "decoder") -> keras.Model:
+    """Return the decoder: z -> images in [0, 1] (sigmoid), or their Bernoulli logits if logits.
+
+    upsample: "transpose" (a strided transposed convolution) or "resize" (nearest-neighbour
+    upsampling, then a convolution: Odena et al.'s remedy for checkerboard artefacts).
+    """
+    if upsample not in ("transpose", "resize"):
+        raise InputError(f"upsample must be 'transpose' or 'resize'; got {upsample!r}")
     h, w, c = image_shape
     if h % 4 or w % 4:
         raise InputError(f"image height and width must be multiples of 4; got {image_shape}")
@@ -61,8 +72,12 @@ def build_decoder(image_shape=(28, 28, 1), latent_dim: int = LATENT_DIM, width: 
     x = layers.ReLU(name="project_act")(x)
     x = layers.Reshape((h // 4, w // 4, width * 2), name="reshape")(x)
     for i, f in enumerate((width, width // 2)):
-        x = layers.Conv2DTranspose(f, 4, strides=2, padding="same", use_bias=False,
-                                   name=f"up{i + 1}")(x)
+        if upsample == "resize":
+            x = layers.UpSampling2D(2, name=f"resize{i + 1}")(x)
+            x = layers.Conv2D(f, 3, padding="same", use_bias=False, name=f"up{i + 1}")(x)
+        else:
+            x = layers.Conv2DTranspose(f, 4, strides=2, padding="same", use_bias=False,
+                                       name=f"up{i + 1}")(x)
         x = layers.BatchNormalization(momentum=0.9, name=f"up{i + 1}_bn")(x)
         x = layers.ReLU(name=f"up{i + 1}_act")(x)
     out = layers.Conv2D(c, 3, padding="same", activation=None if logits else "sigmoid",
@@ -70,16 +85,21 @@ def build_decoder(image_shape=(28, 28, 1), latent_dim: int = LATENT_DIM, width: 
     return keras.Model(z, out, name=name)
 
 
-def build_discriminator(image_shape=(28, 28, 1), width: int = 32,
+def build_discriminator(image_shape=(28, 28, 1), width: int = 32, feature_norm: bool = False,
                         name: str = "discriminator") -> keras.Model:
-    """Return the discriminator: image in [0, 1] -> (Dis_l features, real/fake logit)."""
+    """Return the discriminator: image in [0, 1] -> (Dis_l features, real/fake logit).
+
+    feature_norm adds batch normalisation before the Dis_l activation, as Larsen et al. did.
+    """
     inputs = keras.Input(image_shape, name="image")
     x = layers.Rescaling(2.0, offset=-1.0, name="to_symmetric")(inputs)
     x = layers.Conv2D(width, 4, strides=2, padding="same", name="conv1")(x)
     x = layers.LeakyReLU(0.2, name="act1")(x)
     x = layers.Conv2D(width * 2, 4, strides=2, padding="same", name="conv2")(x)
     x = layers.LeakyReLU(0.2, name="act2")(x)
-    x = layers.Conv2D(width * 4, 3, padding="same", name="conv3")(x)
+    x = layers.Conv2D(width * 4, 3, padding="same", use_bias=not feature_norm, name="conv3")(x)
+    if feature_norm:
+        x = layers.BatchNormalization(momentum=0.9, name="bn3")(x)
     # Dis_l: the layer whose activations define the learned similarity metric.
     feats = layers.LeakyReLU(0.2, name=FEATURE_LAYER)(x)
     x = layers.Flatten(name="flatten")(feats)
@@ -113,7 +133,7 @@ class VAEGAN(keras.Model):
 
     def __init__(self, encoder, decoder, discriminator, gamma: float = 0.1,
                  kl_weight: float = 1.0, label_smoothing: float = 0.1, gan_weight: float = 1.0,
-                 seed: int = 0, **kwargs):
+                 pixel_weight: float = 0.0, seed: int = 0, **kwargs):
         super().__init__(**kwargs)
         self.encoder = encoder
         self.decoder = decoder
@@ -122,6 +142,7 @@ class VAEGAN(keras.Model):
         self.kl_weight = float(kl_weight)
         self.label_smoothing = float(label_smoothing)
         self.gan_weight = float(gan_weight)
+        self.pixel_weight = float(pixel_weight)
         self.seed = int(seed)
         self.latent_dim = int(decoder.inputs[0].shape[-1])
         self.seed_generator = keras.random.SeedGenerator(self.seed)
@@ -138,6 +159,12 @@ class VAEGAN(keras.Model):
     @property
     def metrics(self):
         return list(self.trackers.values())
+
+    def finalize_ema(self):
+        """Copy the moving averages into the encoder's and decoder's weights, where their
+        optimizers keep them (use_ema); Keras's fit does this only for a model's own optimizer."""
+        self.enc_optimizer.finalize_variable_values(self.encoder.trainable_variables)
+        self.dec_optimizer.finalize_variable_values(self.decoder.trainable_variables)
 
     def call(self, x, training=False):
         """Return reconstructions of x through the posterior mean (deterministic)."""
@@ -169,6 +196,11 @@ class VAEGAN(keras.Model):
             gan_dec = _bce_logits(1.0, d_rec) + _bce_logits(1.0, d_p)
             enc_loss = self.kl_weight * kl + llike
             dec_loss = self.gamma * llike + self.gan_weight * gan_dec
+            if self.pixel_weight:  # a Bernoulli pixel likelihood beside the feature one
+                pixel = ops.mean(ops.sum(ops.reshape(ops.binary_crossentropy(
+                    ops.cast(x, "float32"), ops.cast(x_rec, "float32")), (batch, -1)), axis=-1))
+                enc_loss = enc_loss + self.pixel_weight * pixel
+                dec_loss = dec_loss + self.pixel_weight * pixel
             dis_loss_w = self.gan_weight * dis_loss
         grads = {
             "encoder": tape.gradient(enc_loss, self.encoder.trainable_weights),
@@ -205,7 +237,7 @@ class VAEGAN(keras.Model):
             "discriminator": keras.saving.serialize_keras_object(self.discriminator),
             "gamma": self.gamma, "kl_weight": self.kl_weight,
             "label_smoothing": self.label_smoothing, "gan_weight": self.gan_weight,
-            "seed": self.seed,
+            "pixel_weight": self.pixel_weight, "seed": self.seed,
         })
         return config
 
@@ -218,23 +250,35 @@ class VAEGAN(keras.Model):
 
 # ---------------------------------------------------------------- building and training
 def build_vaegan(image_shape=(28, 28, 1), latent_dim: int = LATENT_DIM, seed: int = 0,
-                 lr: float = 2e-4, dis_lr: float | None = None, **kwargs) -> VAEGAN:
-    """Return a compiled VAE-GAN (Adam, beta_1 = 0.5; dis_lr defaults to lr)."""
-    model = VAEGAN(build_encoder(image_shape, latent_dim), build_decoder(image_shape, latent_dim),
-                   build_discriminator(image_shape), seed=seed, **kwargs)
-    model.compile(enc_optimizer=keras.optimizers.Adam(lr, beta_1=0.5),
-                  dec_optimizer=keras.optimizers.Adam(lr, beta_1=0.5),
+                 lr: float = 2e-4, dis_lr: float | None = None, feature_norm: bool = False,
+                 ema: float | None = None, upsample: str = "transpose", **kwargs) -> VAEGAN:
+    """Return a compiled VAE-GAN (Adam, beta_1 = 0.5; dis_lr defaults to lr).
+
+    ema: if given, the encoder and the decoder end training with the exponential moving average
+    of their weights (Keras's use_ema, with this momentum), not their last values.
+    """
+    model = VAEGAN(build_encoder(image_shape, latent_dim),
+                   build_decoder(image_shape, latent_dim, upsample=upsample),
+                   build_discriminator(image_shape, feature_norm=feature_norm), seed=seed, **kwargs)
+    avg = {"use_ema": ema is not None, "ema_momentum": 0.99 if ema is None else float(ema)}
+    model.compile(enc_optimizer=keras.optimizers.Adam(lr, beta_1=0.5, **avg),
+                  dec_optimizer=keras.optimizers.Adam(lr, beta_1=0.5, **avg),
                   dis_optimizer=keras.optimizers.Adam(dis_lr or lr, beta_1=0.5))
     return model
 
 
 def build_pixel_vae(image_shape=(28, 28, 1), latent_dim: int = LATENT_DIM, seed: int = 0,
-                    lr: float = 1e-3) -> VAE:
-    """Return a compiled chapter-4 VAE (Bernoulli pixel likelihood) with the VAE-GAN's networks."""
+                    lr: float = 1e-3, ema: float | None = None, upsample: str = "transpose") -> VAE:
+    """Return a compiled chapter-4 VAE (Bernoulli pixel likelihood) with the VAE-GAN's networks.
+
+    ema as in build_vaegan (Keras's fit copies the averages in at the end of training).
+    """
     model = VAE(build_encoder(image_shape, latent_dim),
-                build_decoder(image_shape, latent_dim, logits=True, name="decoder_logits"),
+                build_decoder(image_shape, latent_dim, logits=True, upsample=upsample,
+                              name="decoder_logits"),
                 seed=seed, name="pixelvae")
-    model.compile(optimizer=keras.optimizers.Adam(lr))
+    model.compile(optimizer=keras.optimizers.Adam(lr, use_ema=ema is not None,
+                                                   ema_momentum=0.99 if ema is None else float(ema)))
     return model
 
 
@@ -269,6 +313,8 @@ def fit(model, cfg, x: np.ndarray, kind: str = "vaegan", epochs: int | None = No
     hist = model.fit(ds, epochs=epochs or cfg.epochs(kind), verbose=cfg.verbose,
                      shuffle=False,  # the dataset shuffles itself
                      callbacks=training.callbacks(cfg, name, extra=[timer]))
+    if isinstance(model, VAEGAN):
+        model.finalize_ema()  # a no-op unless its optimizers average
     history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
     return {"history": history, "seconds_per_epoch": float(np.mean(timer.seconds)),
             "epochs": len(timer.seconds), "n_train": int(len(x))}
@@ -295,6 +341,7 @@ def load_or_train_parts(cfg, variant: str = "vaegan", n_train: int | None = None
     n_train or gamma, say) is retrained, not silently reused.
     """
     dec_path, enc_path, info_path = _paths(cfg, variant)
+    kwargs = {**DEFAULTS, **kwargs}
     wanted = {"n_train": n_train, **kwargs}
     if not retrain and dec_path.exists() and enc_path.exists() and info_path.exists():
         info = json.loads(info_path.read_text())
