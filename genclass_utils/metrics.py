@@ -417,7 +417,9 @@ def kernel_distance(real_features: np.ndarray, fake_features: np.ndarray,
     many as fit when None); KID is the mean of ``mmd2_unbiased`` over the subset pairs and
     ``kid_se`` the standard error of that mean. Disjoint subsets make the estimates independent,
     so the standard error is honest (overlapping subsets, as in the reference code, understate
-    it). Being unbiased, KID compares across sample sizes, unlike the Fréchet distance.
+    it). Being unbiased, KID's expectation does not depend on the sample size, unlike the
+    Fréchet distance's; its spread (and, on heavy-tailed features, its skew) does, so compare
+    estimates made at the same sample and subset sizes.
     """
     real, fake = _pair(real_features, fake_features, "real_features", "fake_features")
     n_max = min(len(real), len(fake))

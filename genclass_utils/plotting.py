@@ -176,15 +176,20 @@ def metric_bars(table: Mapping[str, Mapping[str, float]], metrics: Sequence[str]
 
 def metric_curves(x: Sequence[float], curves: Mapping[str, Sequence[float]],
                   errors: Mapping[str, Sequence[float]] | None = None, xlabel: str = "",
-                  ylabel: str = "", title: str | None = None, logx: bool = False, ax=None):
-    """Plot one line (with optional error bars) per entry of curves against x; return the figure."""
+                  ylabel: str = "", title: str | None = None, logx: bool = False, ax=None,
+                  colors: Mapping[str, str] | None = None):
+    """Plot one line (with optional error bars) per entry of curves against x; return the figure.
+
+    colors maps a name to a Matplotlib colour, so that a name keeps its colour across panels.
+    """
     if ax is None:
         fig, ax = plt.subplots(figsize=(4.2, 2.8))
     else:
         fig = ax.figure
     for name, ys in curves.items():
         err = None if errors is None else errors.get(name)
-        ax.errorbar(list(x)[:len(ys)], ys, yerr=err, marker="o", ms=3, capsize=2, label=name)
+        ax.errorbar(list(x)[:len(ys)], ys, yerr=err, marker="o", ms=3, capsize=2, label=name,
+                    color=None if colors is None else colors.get(name))
     if logx:
         ax.set_xscale("log")
     ax.set_xlabel(xlabel)

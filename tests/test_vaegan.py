@@ -167,10 +167,14 @@ def test_generate_matches_predict_and_prints_no_retracing_warning(capfd):
 
 def test_weight_averaging_is_copied_in_only_when_asked():
     """With ema, finalize_ema swaps the moving averages into encoder and decoder (not the
-    discriminator); without it, it changes nothing."""
+    discriminator); without it, it changes nothing. build_vaegan wires the averaging."""
+    assert V.build_vaegan(SHAPE, LATENT, ema=0.9).dec_optimizer.use_ema
+    assert not V.build_vaegan(SHAPE, LATENT).enc_optimizer.use_ema
     for ema in (None, 0.9):
-        keras.utils.set_random_seed(0)
-        model = V.build_vaegan(SHAPE, LATENT, ema=ema)
+        model = _model()
+        avg = {"use_ema": ema is not None, "ema_momentum": ema or 0.99}
+        model.compile(enc_optimizer=keras.optimizers.Adam(1e-2, **avg),
+                      dec_optimizer=keras.optimizers.Adam(1e-2, **avg), run_eagerly=True)
         model.fit(_batch(8), batch_size=4, epochs=1, verbose=0)
         before = {n: [np.asarray(w) for w in getattr(model, n).weights]
                   for n in ("encoder", "decoder", "discriminator")}
