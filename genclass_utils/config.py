@@ -156,7 +156,7 @@ CPU = Profile(
     name="cpu",
     description="the committed reference run on 2 CPU cores",
     epochs_by_kind=_ro({"cnn": 10, "rnn": 4, "evaluator": 15, "quick_classifier": 3,
-                        "gan": 4, "cgan": 4, "vae": 4, "cvae": 8, "vae_short": 2, "vaegan": 8,
+                        "gan": 4, "cgan": 4, "vae": 4, "cvae": 8, "vae_short": 2, "vaegan": 16,
                         "cas": 5, "lowdata_generator": 60, "lowdata_classifier": 40, "robust": 2,
                         "autoencoder": 2, "ssl_gan": 40, "m2": 8,
                         "clip_generator": 40, "clip_classifier": 12,

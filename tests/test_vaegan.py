@@ -129,12 +129,13 @@ def test_saved_parts_are_retrained_when_the_arguments_change(tmp_path, monkeypat
     monkeypatch.setattr(V.artifacts, "path_for", lambda cfg, name: tmp_path / f"{name}_toy.keras")
     monkeypatch.setattr(V, "build_vaegan", lambda shape, seed=0, upsample=None, ema=None,
                         **kwargs: _model(**kwargs))
-    cfg = SimpleNamespace(seed=0, artifacts_dir=tmp_path)
+    cfg = SimpleNamespace(seed=0, artifacts_dir=tmp_path, epochs=lambda kind: 1)
     V.load_or_train_parts(cfg, "vaegan", n_train=4, gamma=0.1)
     V.load_or_train_parts(cfg, "vaegan", n_train=4, gamma=0.1)  # same arguments: loaded
     assert trained == [0.1]
     *_, info = V.load_or_train_parts(cfg, "vaegan", n_train=4, gamma=1.0)
-    assert trained == [0.1, 1.0] and info["config"] == {"n_train": 4, "gamma": 1.0, **V.DEFAULTS}
+    assert trained == [0.1, 1.0] and info["config"] == {"n_train": 4, "epochs": 1, "gamma": 1.0,
+                                                   **V.DEFAULTS}
 
 
 def test_fit_passes_no_shuffle_flag_to_a_dataset(monkeypatch):

@@ -338,11 +338,11 @@ def load_or_train_parts(cfg, variant: str = "vaegan", n_train: int | None = None
     the training split (n_train images, default all) and saved. info holds the training history
     and the seconds per epoch, measured when the model was trained, and is kept beside them,
     with the arguments it was trained with: a saved model trained with other arguments (another
-    n_train or gamma, say) is retrained, not silently reused.
+    n_train, epochs or gamma, say) is retrained, not silently reused.
     """
     dec_path, enc_path, info_path = _paths(cfg, variant)
     kwargs = {**DEFAULTS, **kwargs}
-    wanted = {"n_train": n_train, **kwargs}
+    wanted = {"n_train": n_train, "epochs": cfg.epochs("vaegan"), **kwargs}
     if not retrain and dec_path.exists() and enc_path.exists() and info_path.exists():
         info = json.loads(info_path.read_text())
         saved = info.get("config")
