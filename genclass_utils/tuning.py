@@ -103,6 +103,50 @@ def score_conditional(generator, judge: evaluator.Evaluator, f_ref: np.ndarray, 
             "fd": metrics.frechet_distance(f_fake, f_ref), "n": int(n), "k": int(k)}
 
 
+def fingerprint(network) -> str:
+    """Return a short SHA-256 of a judge network's weights (an Evaluator, an AutoencoderSpace or
+    a Keras model): two trainings of the same recipe that differ in any weight differ here."""
+    import hashlib
+
+    model = getattr(network, "model", network)
+    h = hashlib.sha256()
+    for w in model.get_weights():
+        h.update(np.ascontiguousarray(w, dtype=np.float32).tobytes())
+    return h.hexdigest()[:16]
+
+
+def judges_match(record: dict, spaces: dict) -> bool | None:
+    """Return whether a tuning record was scored by exactly these judge networks ({space: network}).
+
+    None when the record names no judges (records made before fingerprints were kept), so that
+    a chapter can say it cannot tell.
+    """
+    judges = record.get("judges")
+    if not judges:
+        return None
+    return all(judges.get(name) == fingerprint(net) for name, net in spaces.items())
+
+
+def judges_sentence(record: dict, spaces: dict) -> str:
+    """Return, for a chapter's prose, which networks scored a tuning record's rows.
+
+    ``spaces`` maps each space's name to the judge network the chapter loaded; the answer says
+    whether the record's scores are on the same scale as the chapter's (see :func:`judges_match`).
+    """
+    match = judges_match(record, spaces)
+    noun = "network" if len(spaces) == 1 else "networks"
+    if match:
+        return (f"the very {noun} loaded in this chapter, so the record's scores and the "
+                "chapter's are on one scale")
+    why = (f"the record's fingerprints of their weights differ from those of the {noun} loaded here"
+           if match is False else "the record keeps no fingerprint of their weights")
+    return (f"an earlier training of the same {noun} (same recipe, data and seed; training on a "
+            f"CPU is not repeatable bit for bit, and {why}), so the record's distances are on "
+            "another scale than the chapter's: read its ranking of the settings, not its numbers "
+            "against the ones below, and a setting close to a bar could land on the other side of "
+            f"it under the {noun} loaded here")
+
+
 def tune_cgan(cfg, settings: dict | None = None) -> dict:
     """Train the cGAN once per setting on cfg's training split; return each one's validation scores."""
     from .models import gan as G
@@ -127,7 +171,8 @@ def tune_cgan(cfg, settings: dict | None = None) -> dict:
         print(f"{name}: recall {rows[name]['recall']:.3f}, precision {rows[name]['precision']:.3f}, "
               f"label accuracy {rows[name]['label_accuracy']:.3f} ({seconds:.0f} s)", flush=True)
     return {"profile": cfg.profile.name, "dataset": cfg.dataset, "seed": cfg.seed,
-            "reference": "validation split", "space": "evaluator", "settings": rows}
+            "reference": "validation split", "space": "evaluator",
+            "judges": {"evaluator": fingerprint(judge)}, "settings": rows}
 
 
 def score_unconditional(generator, spaces: dict, refs: dict, n: int, seed: int = 100,
@@ -193,7 +238,8 @@ def tune_vaegan(cfg, settings: dict | None = None) -> dict:
               f"{rows[name]['fd']['autoencoder']:.2f} (autoencoder); recall "
               f"{rows[name]['recall']:.3f} ({seconds:.0f} s)", flush=True)
     return {"profile": cfg.profile.name, "dataset": cfg.dataset, "seed": cfg.seed,
-            "reference": "validation split", "spaces": list(spaces), "settings": rows}
+            "reference": "validation split", "spaces": list(spaces),
+            "judges": {name: fingerprint(space) for name, space in spaces.items()}, "settings": rows}
 
 
 TUNERS = {"cgan": tune_cgan, "vaegan": tune_vaegan}
@@ -263,8 +309,13 @@ def main(argv: list[str] | None = None) -> int:
     out = cfg.results_dir / "tuning" / f"{args.model}.json"  # _build/results/smoke/ for smoke
     earlier = {}
     if args.only is not None and out.exists():
-        earlier = json.loads(out.read_text())["settings"]
+        before = json.loads(out.read_text())
+        earlier = before["settings"]
     result = TUNERS[args.model](cfg, {n: candidates[n] for n in names})
+    if earlier and before.get("judges") != result["judges"]:
+        raise UsageError(f"the settings already in {out} were scored by other judge networks (another "
+                         "training of the evaluator or autoencoder), so new rows cannot join them; "
+                         "run every setting again (leave out --only)")
     merged = {**earlier, **result["settings"]}
     result["settings"] = {n: merged[n] for n in candidates if n in merged}
     out.parent.mkdir(parents=True, exist_ok=True)

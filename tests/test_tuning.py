@@ -94,3 +94,42 @@ def test_tune_vaegan_refuses_an_unknown_setting(capsys):
 
     assert cli(["tune", "vaegan", "--only", "baseline,nope"]) == 2
     assert "unknown setting 'nope'" in capsys.readouterr().err
+
+
+def test_a_record_names_the_judge_networks_that_scored_it():
+    keras.utils.set_random_seed(0)
+    judge = Evaluator(evaluator_cnn((28, 28, 1), 10, width=4, embedding_dim=16))
+    keras.utils.set_random_seed(1)
+    other = Evaluator(evaluator_cnn((28, 28, 1), 10, width=4, embedding_dim=16))
+    fp = tuning.fingerprint(judge)
+    assert fp == tuning.fingerprint(judge.model) and fp != tuning.fingerprint(other)
+    record = {"settings": {}, "judges": {"evaluator": fp}}
+    assert tuning.judges_match(record, {"evaluator": judge}) is True
+    assert tuning.judges_match(record, {"evaluator": other}) is False
+    assert tuning.judges_match({"settings": {}}, {"evaluator": judge}) is None  # an older record
+    assert "one scale" in tuning.judges_sentence(record, {"evaluator": judge})
+    assert "differ" in tuning.judges_sentence(record, {"evaluator": other})
+    assert "no fingerprint" in tuning.judges_sentence({"settings": {}}, {"evaluator": judge})
+
+
+def test_new_rows_do_not_join_rows_scored_by_other_judges(tmp_path, monkeypatch, capsys):
+    """`tune --only` refuses to merge rows scored by another training of the judge networks."""
+    from genclass_utils.__main__ import main as cli
+
+    monkeypatch.setenv("GENCLASS_HOME", str(tmp_path))
+    out = tmp_path / "_build" / "results" / "smoke" / "tuning" / "cgan.json"  # smoke's results folder
+    calls = []
+
+    def fake_tuner(cfg, settings):
+        calls.append(sorted(settings))
+        return {"profile": cfg.profile.name, "judges": {"evaluator": "new"},
+                "settings": {n: _row(0.5, 0.9, 0.9) for n in settings}}
+
+    monkeypatch.setitem(tuning.TUNERS, "cgan", fake_tuner)
+    out.parent.mkdir(parents=True)
+    out.write_text(json.dumps({"judges": {"evaluator": "old"}, "settings": {"baseline": _row(0.1, 0.9, 0.9)}}))
+    assert cli(["tune", "cgan", "--profile", "smoke", "--only", "mode_seeking"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "other judge networks" in err and "\n" not in err
+    assert calls == [["mode_seeking"]]
+    assert json.loads(out.read_text())["judges"] == {"evaluator": "old"}  # nothing lost
