@@ -138,13 +138,17 @@ def judges_sentence(record: dict, spaces: dict) -> str:
     if match:
         return (f"the very {noun} loaded in this chapter, so the record's scores and the "
                 "chapter's are on one scale")
-    why = (f"the record's fingerprints of their weights differ from those of the {noun} loaded here"
-           if match is False else "the record keeps no fingerprint of their weights")
-    return (f"an earlier training of the same {noun} (same recipe, data and seed; training on a "
-            f"CPU is not repeatable bit for bit, and {why}), so the record's distances are on "
-            "another scale than the chapter's: read its ranking of the settings, not its numbers "
-            "against the ones below, and a setting close to a bar could land on the other side of "
-            f"it under the {noun} loaded here")
+    caveat = ("the record's distances are on another scale than the chapter's: read the record's "
+              "ranking of the settings, not its numbers against the chapter's, and a setting close "
+              f"to a bar could land on the other side of it under the {noun} loaded here")
+    if match is False:
+        return (f"an earlier training of the same {noun} (the record's fingerprint of the weights "
+                f"differs from that of the {noun} loaded here; training on a CPU is not repeatable "
+                f"bit for bit), so {caveat}")
+    article = "a " if len(spaces) == 1 else ""
+    return (f"{article}{noun} that the record does not identify (it keeps no fingerprint of the "
+            f"weights), which need not be the {noun} loaded here: training on a CPU is not "
+            f"repeatable bit for bit, and if the two differ, {caveat}")
 
 
 def tune_cgan(cfg, settings: dict | None = None) -> dict:
