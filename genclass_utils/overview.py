@@ -236,7 +236,8 @@ def _time_section(profile: str, results: dict[str, dict], root: Path) -> list[st
     for stem in stems:
         rec, t = results.get(stem, {}), times["chapters"].get(stem, {})
         wall = t.get("seconds", rec.get("wall_seconds"))
-        scratch_wall = scratch_times.get(stem)
+        # the whole-book run from scratch, else the chapter's own last run if it started empty
+        scratch_wall = scratch_times.get(stem, wall if t.get("from_scratch") else None)
         budget = prof.chapter_budget(stem)
         within = ("—" if scratch_wall is None or budget is None
                   else "yes" if scratch_wall <= budget else "**no**")
