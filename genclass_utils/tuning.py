@@ -151,13 +151,24 @@ def judges_sentence(record: dict, spaces: dict) -> str:
             f"repeatable bit for bit, and if the two differ, {caveat}")
 
 
-def tune_cgan(cfg, settings: dict | None = None) -> dict:
+def judges(cfg, model: str) -> dict:
+    """Return {space: network} that score a model's tuning runs: the evaluator, and for the
+    VAE-GAN also the autoencoder (each loaded, or trained if absent)."""
+    from . import feature_spaces
+
+    spaces = {"evaluator": evaluator.load_or_train(cfg.dataset, cfg)}
+    if model == "vaegan":
+        spaces["autoencoder"] = feature_spaces.load_or_train(cfg.dataset, cfg)
+    return spaces
+
+
+def tune_cgan(cfg, settings: dict | None = None, spaces: dict | None = None) -> dict:
     """Train the cGAN once per setting on cfg's training split; return each one's validation scores."""
     from .models import gan as G
 
     settings = CGAN_CANDIDATES if settings is None else settings
     splits = data.load_splits(cfg)
-    judge = evaluator.load_or_train(cfg.dataset, cfg)
+    judge = (spaces or judges(cfg, "cgan"))["evaluator"]
     n_classes = data.num_classes(cfg.dataset)
     f_ref = judge.embed(splits.x_val)  # once: the reference and the floor are the same for every setting
     f_floor = judge.embed(splits.x_train[:len(f_ref)])
@@ -202,18 +213,16 @@ def score_unconditional(generator, spaces: dict, refs: dict, n: int, seed: int =
     return row
 
 
-def tune_vaegan(cfg, settings: dict | None = None) -> dict:
+def tune_vaegan(cfg, settings: dict | None = None, spaces: dict | None = None) -> dict:
     """Train chapter 5's VAE-GAN (or pixel VAE) once per setting on its training images; return
     each one's validation scores in the evaluator's and the autoencoder's spaces."""
     import keras
 
-    from . import feature_spaces
     from .models import vaegan as V
 
     settings = VAEGAN_CANDIDATES if settings is None else settings
     splits = data.load_splits(cfg)
-    spaces = {"evaluator": evaluator.load_or_train(cfg.dataset, cfg),
-              "autoencoder": feature_spaces.load_or_train(cfg.dataset, cfg)}
+    spaces = spaces or judges(cfg, "vaegan")
     refs = {name: space.embed(splits.x_val) for name, space in spaces.items()}
     n_train = cfg.samples("vaegan_train")
     x = V.training_images(cfg, n_train)
@@ -312,14 +321,15 @@ def main(argv: list[str] | None = None) -> int:
     cfg = setup(profile=args.profile, dataset="fashion_mnist", seed=args.seed)
     out = cfg.results_dir / "tuning" / f"{args.model}.json"  # _build/results/smoke/ for smoke
     earlier = {}
+    spaces = judges(cfg, args.model)
     if args.only is not None and out.exists():
         before = json.loads(out.read_text())
+        if before.get("judges") != {name: fingerprint(net) for name, net in spaces.items()}:
+            raise UsageError(f"the settings already in {out} were scored by other judge networks "
+                             "(another training of the evaluator or autoencoder), so new rows cannot "
+                             "join them; run every setting again (leave out --only)")
         earlier = before["settings"]
-    result = TUNERS[args.model](cfg, {n: candidates[n] for n in names})
-    if earlier and before.get("judges") != result["judges"]:
-        raise UsageError(f"the settings already in {out} were scored by other judge networks (another "
-                         "training of the evaluator or autoencoder), so new rows cannot join them; "
-                         "run every setting again (leave out --only)")
+    result = TUNERS[args.model](cfg, {n: candidates[n] for n in names}, spaces)
     merged = {**earlier, **result["settings"]}
     result["settings"] = {n: merged[n] for n in candidates if n in merged}
     out.parent.mkdir(parents=True, exist_ok=True)
