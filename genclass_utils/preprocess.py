@@ -164,8 +164,12 @@ def psnr(reference: np.ndarray, image: np.ndarray) -> float:
     return float(peak_signal_noise_ratio(a, b, data_range=1.0))
 
 
-def ssim(reference: np.ndarray, image: np.ndarray) -> float:
-    """Return the mean structural similarity (data range 1) of two images or two batches."""
+def ssim_per_image(reference: np.ndarray, image: np.ndarray) -> np.ndarray:
+    """Return the structural similarity (data range 1) of each pair of images, as an array.
+
+    Two single images give an array of one value; two batches, one value per image, so that two
+    filters scored on the same images can be compared pair by pair.
+    """
     from skimage.metrics import structural_similarity
 
     a, b = as_float(reference), as_float(image)
@@ -174,8 +178,13 @@ def ssim(reference: np.ndarray, image: np.ndarray) -> float:
     if a.ndim >= 3 and a.shape[-1] == 1:
         a, b = a[..., 0], b[..., 0]
     if a.ndim == 2:
-        return float(structural_similarity(a, b, data_range=1.0))
-    return float(np.mean([structural_similarity(p, q, data_range=1.0) for p, q in zip(a, b)]))
+        a, b = a[None], b[None]
+    return np.array([structural_similarity(p, q, data_range=1.0) for p, q in zip(a, b)])
+
+
+def ssim(reference: np.ndarray, image: np.ndarray) -> float:
+    """Return the mean structural similarity (data range 1) of two images or two batches."""
+    return float(np.mean(ssim_per_image(reference, image)))
 
 
 def score(clean: np.ndarray, candidates: Mapping[str, np.ndarray]) -> dict[str, dict[str, float]]:

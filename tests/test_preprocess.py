@@ -15,6 +15,20 @@ def test_psnr_of_identical_images_is_inf_and_ssim_is_one():
     assert P.ssim(img, img) == pytest.approx(1.0)
 
 
+def test_ssim_per_image_scores_each_pair_and_averages_to_ssim():
+    rng = np.random.default_rng(1)
+    clean = rng.uniform(size=(3, 16, 16, 1))
+    noisy = np.clip(clean + rng.normal(0, [0.05, 0.2, 0.4], size=(16, 16, 1, 3)).transpose(3, 0, 1, 2), 0, 1)
+    per = P.ssim_per_image(clean, noisy)
+    assert per.shape == (3,)
+    assert per[0] > per[1] > per[2]  # more noise, less similar
+    for k in range(3):
+        assert per[k] == pytest.approx(P.ssim(clean[k], noisy[k]))
+    assert P.ssim(clean, noisy) == pytest.approx(per.mean())
+    with pytest.raises(InputError):
+        P.ssim_per_image(clean, noisy[:2])
+
+
 def test_psnr_matches_its_formula():
     a = np.zeros((8, 8))
     b = np.full((8, 8), 0.1)
