@@ -266,6 +266,12 @@ def mix_with_generated(x_real: np.ndarray, y_real: np.ndarray, sampler: Sampler,
 
 # --------------------------------------------------------------------------- training
 
+# Images per batch when a fit scores its validation set. Keras defaults to 32, whose per-batch
+# overhead made the validation checks cost 10-20% of a study's time; accuracy (what early
+# stopping watches) does not depend on it, since every model scores in inference mode.
+VAL_BATCH = 1000
+
+
 def make_trainer(build: Callable[[tuple, int], object], n_classes: int, steps: int | None = None,
                  batch_size: int = 64, eval_every: int | None = None, patience: int | None = 3,
                  learning_rate: float = 1e-3, verbose: int = 0, name: str = "classifier",
@@ -318,6 +324,7 @@ def make_trainer(build: Callable[[tuple, int], object], n_classes: int, steps: i
         cbs = training.callbacks(None, name, early_stopping="val_accuracy" if patience else None,
                                  patience=patience or 0)
         history = model.fit(ds, steps_per_epoch=every, epochs=n_evals, validation_data=val,
+                            validation_batch_size=VAL_BATCH,  # Keras's default of 32 costs 10-20%
                             class_weight=None if class_weight is None else dict(class_weight),
                             callbacks=cbs, verbose=verbose, shuffle=False)
         run = len(history.epoch)
@@ -916,6 +923,7 @@ def fit_early_stopping(build: Callable[[tuple, int], object], x: np.ndarray, y: 
     cbs = training.callbacks(None, model.name, early_stopping="val_accuracy", patience=patience)
     model.fit(x.astype(np.float32) / 255.0, y, batch_size=min(batch_size, len(x)),
               epochs=max_epochs, validation_data=(x_val.astype(np.float32) / 255.0, y_val),
+              validation_batch_size=VAL_BATCH,
               callbacks=cbs, verbose=verbose, shuffle=True)
     return model
 
