@@ -46,17 +46,26 @@ def _results_folders(cfg) -> list[Path]:
 def chapter_seconds(cfg, chapter: str) -> tuple[float, bool] | None:
     """Return (wall time, trained from scratch) of the chapter's last recorded run, or None.
 
-    A run recorded in run_times.json as starting from an empty artifacts folder is preferred: it
-    trained the chapter's own models, which is what the caller is about to do. Otherwise the wall
-    time in the chapter's results file, whose run may have loaded saved models.
+    A run that trained the chapter's own models, which is what the caller is about to do, is
+    preferred: the chapter's last run if run_times.json records it as starting from an empty
+    artifacts folder, else the chapter's time in the last whole-book run from scratch. Otherwise
+    the wall time in the chapter's results file, whose run may have loaded saved models.
     """
     folders = _results_folders(cfg)
     for folder in folders:
         try:
-            entry = json.loads((folder / "run_times.json").read_text())["chapters"][chapter]
+            times = json.loads((folder / "run_times.json").read_text())
+        except (OSError, ValueError):
+            continue
+        try:
+            entry = times["chapters"][chapter]
             if entry.get("from_scratch") is True:
                 return float(entry["seconds"]), True
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        except (KeyError, TypeError, AttributeError, ValueError):
+            pass
+        try:
+            return float(times["from_scratch"]["chapters"][chapter]), True
+        except (KeyError, TypeError, ValueError):
             continue
     for folder in folders:
         try:

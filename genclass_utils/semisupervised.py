@@ -48,14 +48,25 @@ def _fit_for(fit: ex.Fit | Mapping[int, ex.Fit], split) -> ex.Fit:
     return fit
 
 
+def _record(method, split, seed: int, **budget) -> None:
+    """Append what one training of a method used to ``method.runs`` (labels per class, seed, budget)."""
+    method.runs.append({"n": int(split.n_per_class), "seed": int(seed), **budget})
+
+
 def supervised(fit: ex.Fit | Mapping[int, ex.Fit], augment: bool = False) -> Method:
-    """Return a method that trains fit on the labelled subset only (early stopping on the small validation set)."""
+    """Return a method that trains fit on the labelled subset only (early stopping on the small validation set).
+
+    Every method of this module keeps, in ``method.runs``, one record per training: its labels
+    per class, seed and the budget it used (for the classifiers, ``make_trainer``'s steps record).
+    """
     def method(split, seed: int = 0):
         aug = ex.classical_augmentation(seed) if augment else None
-        model = _fit_for(fit, split)(split.x_labeled, split.y_labeled, split.x_val, split.y_val, seed=seed,
-                    augment=aug)
+        fit_n = _fit_for(fit, split)
+        model = fit_n(split.x_labeled, split.y_labeled, split.x_val, split.y_val, seed=seed, augment=aug)
+        _record(method, split, seed, **(ex.steps_used(fit_n) or {}))
         return _predictor(model)
 
+    method.runs = []
     return method
 
 
@@ -85,8 +96,10 @@ def pseudo_label(fit: ex.Fit | Mapping[int, ex.Fit], threshold: float = 0.9, poo
             idx, lab = idx[keep], lab[keep]
         x, y, _ = ex.mix(split.x_labeled, split.y_labeled, x_u[idx], lab, seed=seed)
         model = fit_n(x, y, split.x_val, split.y_val, seed=seed)
+        _record(method, split, seed, pseudo_labels=int(len(idx)), **(ex.steps_used(fit_n) or {}))
         return _predictor(model)
 
+    method.runs = []
     return method
 
 
@@ -97,8 +110,12 @@ def cvae_generated(fit: ex.Fit | Mapping[int, ex.Fit], train_generator: Callable
         sampler = ex.as_sampler(train_generator(split.x_labeled, split.y_labeled, seed))
         x, y, _ = ex.mix_with_generated(split.x_labeled, split.y_labeled, sampler, ratio,
                                         n_classes, seed=seed)
-        return _predictor(_fit_for(fit, split)(x, y, split.x_val, split.y_val, seed=seed))
+        fit_n = _fit_for(fit, split)
+        model = fit_n(x, y, split.x_val, split.y_val, seed=seed)
+        _record(method, split, seed, **(ex.steps_used(fit_n) or {}))
+        return _predictor(model)
 
+    method.runs = []
     return method
 
 
@@ -119,15 +136,20 @@ def generative(build: Callable[[int], object], steps_per_epoch: int, epochs: int
 
         keras.utils.set_random_seed(seed)
         model = build(seed)
-        semisup.fit_semisupervised(model, split, steps_per_epoch, epochs, patience=patience,
-                                   labeled_batch=labeled_batch, unlabeled_batch=unlabeled_batch,
-                                   seed=seed)
+        history, _ = semisup.fit_semisupervised(model, split, steps_per_epoch, epochs, patience=patience,
+                                                labeled_batch=labeled_batch,
+                                                unlabeled_batch=unlabeled_batch, seed=seed)
+        val = history.get("val_accuracy", [])
+        _record(method, split, seed, max_steps=int(steps_per_epoch * epochs),
+                steps_run=int(steps_per_epoch * len(val)),
+                best_step=int(steps_per_epoch * (int(np.argmax(val)) + 1 if val else 0)))
         if on_model is not None:
             on_model(model, split, seed)
         if isinstance(model, semisup.SemiSupervisedGAN):
             return _predictor(model.classifier())  # [0, 1] images -> class probabilities
         return _predictor(model.classifier)  # q(y|x)'s logits: the same argmax
 
+    method.runs = []
     return method
 
 

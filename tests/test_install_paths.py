@@ -102,6 +102,13 @@ def test_training_another_chapters_model_is_announced_with_paths(no_overrides, m
         {"chapters": {"03_gan": {"seconds": 1500.0, "from_scratch": True}}}))
     notice = artifacts.training_notice("dcgan", cfg)
     assert "training its models from scratch, took about 25 min" in notice
+    # A later run that loaded them does not replace that time: the whole-book run from scratch
+    # still knows how long the chapter takes when it trains.
+    (cfg.results_dir / "run_times.json").write_text(json.dumps(
+        {"chapters": {"03_gan": {"seconds": 30.0, "from_scratch": False}},
+         "from_scratch": {"seconds": 4000.0, "chapters": {"03_gan": 900.0}}}))
+    notice = artifacts.training_notice("dcgan", cfg)
+    assert "training its models from scratch, took about 15 min" in notice
 
 
 def test_results_record_the_device_and_print_an_absolute_path(no_overrides, monkeypatch,

@@ -125,11 +125,14 @@ def test_pseudo_labels_come_from_the_teacher_not_the_hidden_labels():
         return _FixedModel(teacher_probs)
 
     split = __import__("genclass_utils.models.semisup", fromlist=["x"]).semisup_split(x, y, 2, seed=0)
-    ss.pseudo_label(fit, threshold=0.8, max_per_class=3)(split, 0)
+    method = ss.pseudo_label(fit, threshold=0.8, max_per_class=3)
+    method(split, 0)
     assert len(calls) == 2  # teacher, then student
     xs, ys = calls[1]
     ids = _ids(xs)
     lab = np.isin(ids, _ids(split.x_labeled))
+    # the method records what it kept: every pool image the student got, and nothing else
+    assert method.runs == [{"n": 2, "seed": 0, "pseudo_labels": int((~lab).sum())}]
     assert np.array_equal(ys[lab], y[ids[lab]])  # the subset keeps its true labels
     assert np.all(ids[~lab] % 2 == 0)  # only confident pool images
     assert np.array_equal(ys[~lab], (y[ids[~lab]] + 1) % K)  # with the teacher's label

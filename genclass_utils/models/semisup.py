@@ -140,10 +140,10 @@ def discriminator_classifier(image_shape=(28, 28, 1), n_classes: int = 10, width
     """
     if body == "dcgan":
         net = gan.discriminator_net(image_shape, width=width, dropout=dropout)
-        net = keras.Model(net.inputs, net.get_layer("features").output, name="body")
+        net = keras.Model(net.inputs[0], net.get_layer("features").output, name="body")
     elif body == "small_cnn":
         net = classifiers.small_cnn(image_shape, n_classes, width=width)
-        net = keras.Model(net.inputs, net.get_layer("embedding").output, name="body")
+        net = keras.Model(net.inputs[0], net.get_layer("embedding").output, name="body")
     elif body == "mlp":
         net = mlp_body(image_shape, widths=mlp_widths, hidden_noise=hidden_noise)
     else:
@@ -320,11 +320,11 @@ def build_ssgan(image_shape=(28, 28, 1), n_classes: int = 10, seed: int = 0,
 
 def logit_classifier(image_shape=(28, 28, 1), n_classes: int = 10, width: int = 32,
                      name: str = "classifier") -> keras.Model:
-    """Return chapter 2's small_cnn with its softmax removed: images in [0, 1] -> class logits."""
+    """Return chapter 1's small_cnn with its softmax removed: images in [0, 1] -> class logits."""
     base = classifiers.small_cnn(image_shape, n_classes, width=width)
     h = base.get_layer("embedding").output
     logits = layers.Dense(n_classes, name="logits", dtype="float32")(h)
-    return keras.Model(base.inputs, logits, name=name)
+    return keras.Model(base.inputs[0], logits, name=name)  # one input, not a list: no structure warning
 
 
 @keras.saving.register_keras_serializable(package="genclass")
