@@ -72,6 +72,17 @@ def test_a_setting_does_not_inherit_the_tuned_defaults():
     assert tuning.explicit({"mode_seeking": 1.0})["mode_seeking"] == 1.0
 
 
+def test_every_setting_names_its_budget_and_the_rows_keep_the_first_runs_budget():
+    # a row without its own budget would train at the profile's current one, which changed
+    # after the rows were first run (the cGAN's batch went from 128 to the chosen 64)
+    for candidates in tuning.CANDIDATES.values():
+        assert all("epochs" in s for s in candidates.values())
+    assert all("batch_size" in s for s in tuning.CGAN_CANDIDATES.values())
+    budgets = {n: (s["epochs"], s["batch_size"]) for n, s in tuning.CGAN_CANDIDATES.items()}
+    assert budgets["baseline"] == (4, 128) and budgets["baseline_batch_64"] == (4, 64)
+    assert budgets["mode_seeking_8_epochs"] == (8, 128)
+
+
 def test_vaegan_choice_ignores_the_pixel_vae_references_and_scores_two_spaces():
     def row(fd, variant="vaegan"):
         return {"variant": variant, "fd": {"evaluator": fd, "autoencoder": 1.0}}
