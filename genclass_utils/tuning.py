@@ -330,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     spaces = judges(cfg, args.model)
     if args.only is not None and out.exists():
         before = json.loads(out.read_text())
-        if before.get("judges") != {name: fingerprint(net) for name, net in spaces.items()}:
+        if judges_match(before, spaces) is not True:  # other judges, or a record that names none
             raise UsageError(f"the settings already in {out} were scored by other judge networks "
                              "(another training of the evaluator or autoencoder), so new rows cannot "
                              "join them; run every setting again (leave out --only)")
