@@ -213,6 +213,30 @@ def test_trainer_learns_and_is_deterministic(toy):
         fit(sp.x_train, sp.y_train + 10, sp.x_val, sp.y_val)
 
 
+def test_trainer_reuses_one_traced_model_without_changing_results(toy):
+    sp, xt, yt = toy
+    fresh = ex.make_trainer(tiny_build, K, steps=40, batch_size=32, eval_every=10, patience=2,
+                            learning_rate=0.01, reuse=False)
+    reused = ex.make_trainer(tiny_build, K, steps=40, batch_size=32, eval_every=10, patience=2,
+                             learning_rate=0.01)
+    calls = [dict(n=200, seed=1), dict(n=150, seed=2, class_weight=ex.class_weights(sp.y_train[:150])),
+             dict(n=200, seed=1)]
+    kept = []
+    for c in calls:
+        n = c.pop("n")
+        a = fresh(sp.x_train[:n], sp.y_train[:n], sp.x_val, sp.y_val, **c)
+        used_a = ex.steps_used(fresh)
+        b = reused(sp.x_train[:n], sp.y_train[:n], sp.x_val, sp.y_val, **c)
+        assert ex.steps_used(reused) == used_a
+        for va, vb in zip(a.variables, b.variables):  # weights, statistics and dropout seeds
+            np.testing.assert_array_equal(np.asarray(va), np.asarray(vb))
+        kept.append((b, ex.predict_proba(b, xt[:8])))
+    # each returned model is its own: later trainings do not overwrite an earlier one
+    for model, probs in kept:
+        np.testing.assert_array_equal(ex.predict_proba(model, xt[:8]), probs)
+    assert kept[0][0] is not kept[2][0]
+
+
 def test_trainer_budgets_fixed_or_per_training_set(toy):
     sp, xt, yt = toy
     # fixed: the same steps whatever the size of the set; no early stopping runs them all
