@@ -105,8 +105,16 @@ def announce_training(name: str, cfg) -> None:
 
 
 def path_for(cfg, model: str, dataset: str | None = None) -> Path:
-    """Return artifacts/<profile>/<model>_<dataset>.keras for this run."""
-    return Path(cfg.artifacts_dir) / f"{model}_{dataset or cfg.dataset}.keras"
+    """Return artifacts/<profile>/<model>_<dataset>.keras for this run (seed 0), or
+    <model>_<dataset>_seed<N>.keras for another seed: a run with seed 1 trains and keeps its own
+    models, and never loads one that was trained on seed 0's draws."""
+    return Path(cfg.artifacts_dir) / f"{model}_{dataset or cfg.dataset}{seed_suffix(cfg)}.keras"
+
+
+def seed_suffix(cfg) -> str:
+    """Return "" for seed 0, else "_seed<N>": what tells one seed's saved state from another's."""
+    seed = int(getattr(cfg, "seed", 0) or 0)
+    return "" if seed == 0 else f"_seed{seed}"
 
 
 def save_model(model, path: Path | str) -> Path:

@@ -156,7 +156,9 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
 
 def backup_dir(cfg, name: str) -> Path:
     """Return the folder where BackupAndRestore keeps the resumable state of a run."""
-    return Path(cfg.artifacts_dir) / "backup" / f"{name}_{cfg.dataset}"
+    from .artifacts import seed_suffix
+
+    return Path(cfg.artifacts_dir) / "backup" / f"{name}_{cfg.dataset}{seed_suffix(cfg)}"
 
 
 def callbacks(cfg, name: str, *, resumable: bool = False, early_stopping: str | None = None,

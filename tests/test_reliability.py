@@ -442,6 +442,20 @@ def test_load_or_train_roundtrip(tmp_path):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
+def test_each_seed_keeps_its_own_models(tmp_path):
+    from genclass_utils import training
+
+    cfg, other = Cfg(tmp_path), Cfg(tmp_path)
+    other.seed = 1
+    assert artifacts.path_for(cfg, "clf").name == "clf_toy.keras"  # seed 0: the course's names
+    assert artifacts.path_for(other, "clf").name == "clf_toy_seed1.keras"
+    assert training.backup_dir(other, "clf") != training.backup_dir(cfg, "clf")
+    artifacts.load_or_train("clf", cfg, tiny_classifier)
+    trained = []
+    artifacts.load_or_train("clf", other, lambda: trained.append(1) or tiny_classifier())
+    assert trained == [1]  # seed 1 trained its own instead of loading seed 0's
+
+
 def test_unwritable_artifacts_dir_returns_model(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("a file where a folder should be")  # root ignores chmod; this it cannot
