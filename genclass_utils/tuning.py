@@ -91,6 +91,30 @@ def explicit(settings: dict) -> dict:
     return {**{k: params[k].default for k in G.CGAN_DEFAULTS}, **settings}
 
 
+def describe(settings: dict) -> str:
+    """Return in words which of chapter 3's remedies for variety a cGAN setting uses."""
+    import inspect
+
+    from .models import gan as G
+
+    params = inspect.signature(G.build_gan).parameters
+    s = {**{k: p.default for k, p in params.items()}, **settings}
+    parts = [words for on, words in (
+        (bool(s["minibatch_std"]), "the minibatch standard deviation"),
+        ((s["d_lr"], s["g_lr"]) != (params["d_lr"].default, params["g_lr"].default),
+         "two time-scale learning rates (TTUR)"),
+        (float(s["mode_seeking"]) > 0, "the mode-seeking term"),
+        (bool(s["spectral_norm"]), "spectral normalisation")) if on]
+    return " and ".join(parts) or "none of the remedies"
+
+
+def with_remedies(settings: dict) -> str:
+    """Return "with <remedies>" for a cGAN setting, or "without any of chapter 3's remedies
+    for variety" for one that uses none (a phrase for the chapters' text)."""
+    words = describe(settings)
+    return "without any of chapter 3's remedies for variety" if words == "none of the remedies" else f"with {words}"
+
+
 def score_conditional(generator, judge: evaluator.Evaluator, f_ref: np.ndarray, n_classes: int,
                       seed: int = 0, k: int = 3) -> dict:
     """Return precision, recall, label accuracy and Fréchet distance of a conditional generator.

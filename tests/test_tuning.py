@@ -146,3 +146,14 @@ def test_new_rows_do_not_join_rows_scored_by_other_judges(tmp_path, monkeypatch,
     assert "other judge networks" in err and "\n" not in err
     assert calls == []  # refused before any training
     assert json.loads(out.read_text())["judges"] == {"evaluator": "old"}  # nothing lost
+
+
+def test_describe_names_the_remedies_of_a_setting():
+    assert tuning.describe(tuning.CGAN_CANDIDATES["baseline"]) == "none of the remedies"
+    assert tuning.describe(tuning.CGAN_CANDIDATES["baseline_batch_64"]) == "none of the remedies"
+    assert tuning.describe(tuning.CGAN_CANDIDATES["mode_seeking_batch_64"]) == "the mode-seeking term"
+    assert tuning.describe(tuning.CGAN_CANDIDATES["minibatch_std_ttur"]) == (
+        "the minibatch standard deviation and two time-scale learning rates (TTUR)")
+    assert tuning.describe({"spectral_norm": True}) == "spectral normalisation"
+    assert tuning.with_remedies({"mode_seeking": 1.0}) == "with the mode-seeking term"
+    assert tuning.with_remedies({}) == "without any of chapter 3's remedies for variety"
