@@ -115,6 +115,19 @@ def with_remedies(settings: dict) -> str:
     return "without any of chapter 3's remedies for variety" if words == "none of the remedies" else f"with {words}"
 
 
+def budget_against(cfg, kind: str, other: str, other_name: str) -> str:
+    """Return how many updates a model of ``kind`` makes against one of ``other`` under cfg's
+    profile, in words: "twice the DCGAN's updates (8 epochs at batch 128; the DCGAN: 4 at 128)"."""
+    mine = (cfg.epochs(kind), cfg.batch_size(kind))
+    theirs = (cfg.epochs(other), cfg.batch_size(other))
+    ratio = (mine[0] / mine[1]) / (theirs[0] / theirs[1])  # updates per training image, relative
+    words = ("as many updates as " + other_name if round(ratio, 2) == 1 else
+             f"twice {other_name}'s updates" if round(ratio, 2) == 2 else
+             f"{ratio:.2g} times {other_name}'s updates")
+    return (f"{words} ({mine[0]} epoch{'s' * (mine[0] != 1)} at batch {mine[1]}; "
+            f"{other_name}: {theirs[0]} at {theirs[1]})")
+
+
 def score_conditional(generator, judge: evaluator.Evaluator, f_ref: np.ndarray, n_classes: int,
                       seed: int = 0, k: int = 3) -> dict:
     """Return precision, recall, label accuracy and Fréchet distance of a conditional generator.
@@ -321,6 +334,13 @@ def load_record(model: str = "cgan", profile: str = "cpu") -> dict:
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise ArtifactError(f"{path}: unreadable tuning record ({e})") from e
     return record
+
+
+def earlier_record(model: str = "cgan", profile: str = "cpu") -> dict | None:
+    """Return the course's earlier record of a model's tuning, scored by an earlier training of
+    the judge networks (kept to show how a choice near a bar moved with its judge), or None."""
+    path = Path(__file__).parent / "records" / f"{model}_tuning_{profile}_earlier_judge.json"
+    return json.loads(path.read_text()) if path.exists() else None
 
 
 def choose(record: dict, min_precision: float = 0.8, min_label_accuracy: float = 0.85) -> str:

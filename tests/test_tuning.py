@@ -157,3 +157,27 @@ def test_describe_names_the_remedies_of_a_setting():
     assert tuning.describe({"spectral_norm": True}) == "spectral normalisation"
     assert tuning.with_remedies({"mode_seeking": 1.0}) == "with the mode-seeking term"
     assert tuning.with_remedies({}) == "without any of chapter 3's remedies for variety"
+
+
+def test_the_package_trains_the_setting_its_shipped_record_chose():
+    from genclass_utils import config
+
+    record = json.loads(tuning.shipped_record_path("cgan").read_text())
+    assert record["judges"]["evaluator"]  # scored by a named training of the evaluator
+    chosen = record["settings"][tuning.choose(record)]
+    remedies = {k: v for k, v in chosen["settings"].items() if k not in tuning.BUDGET_KEYS}
+    assert tuning.explicit(remedies) == tuning.explicit(G.CGAN_DEFAULTS)
+    assert (chosen["epochs"], chosen["batch_size"]) == (config.CPU.epochs_by_kind["cgan"],
+                                                        config.CPU.batch_by_kind["cgan"])
+    earlier = tuning.earlier_record("cgan")
+    assert earlier is not None and "judges" not in earlier  # scored before judges were named
+
+
+def test_budget_against_says_how_many_updates_in_words():
+    from genclass_utils import config
+
+    cfg = config.setup(profile="cpu", dataset="fashion_mnist", quiet=True)
+    phrase = tuning.budget_against(cfg, "cgan", "gan", "the DCGAN")
+    assert phrase.startswith("twice the DCGAN's updates (8 epochs at batch 128")
+    smoke = config.setup(profile="smoke", dataset="fashion_mnist", quiet=True)
+    assert tuning.budget_against(smoke, "cgan", "gan", "the DCGAN").startswith("as many updates as the DCGAN (1 epoch ")
