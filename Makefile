@@ -57,7 +57,7 @@ test-slow: unit-slow
 # artifacts/smoke/) by the same load-or-train functions the chapters call, so that no nbval
 # worker trains another chapter's model. --retrain: the smoke run proves today's code trains.
 prepare-smoke: venv data
-	GENCLASS_PROFILE=smoke MPLBACKEND=Agg $(BIN)/python -m genclass_utils prepare --profile smoke --retrain
+	GENCLASS_PROFILE=smoke MPLBACKEND=Agg $(BIN)/python -m genclass_utils prepare --profile smoke --retrain-if-changed
 
 # A smoke notebook must finish within 30 s on 2 cores, models from other chapters included:
 # --nbval-cell-timeout stops a runaway cell, --durations lists the slowest cells.

@@ -35,6 +35,23 @@ def test_prepare_seeds_before_each_model_in_book_order(monkeypatch):
     assert set(seconds) == {"vae", "evaluator"} and all(s >= 0 for s in seconds.values())
 
 
+def test_prepare_retrains_only_when_the_code_changed(monkeypatch, tmp_path):
+    monkeypatch.setenv("GENCLASS_ARTIFACTS", str(tmp_path))
+    calls = []
+    monkeypatch.setattr(prepare, "_builders", lambda: {
+        name: (lambda cfg, retrain, name=name: calls.append((name, retrain))) for name in prepare.MODELS})
+    prepare.prepare("smoke", if_changed=True)  # no key yet: retrain
+    assert {r for _, r in calls} == {True} and len(calls) == len(prepare.MODELS)
+    calls.clear()
+    prepare.prepare("smoke", if_changed=True)  # same code: load
+    assert {r for _, r in calls} == {False}
+    calls.clear()
+    monkeypatch.setattr(prepare, "code_key", lambda *a: "another code")
+    prepare.prepare("smoke", if_changed=True)  # the code changed: retrain
+    assert {r for _, r in calls} == {True}
+    assert (tmp_path / "smoke" / "prepare.key").read_text().strip() == "another code"
+
+
 def test_prepare_refuses_an_unknown_model_in_one_sentence():
     proc = subprocess.run([sys.executable, "-m", "genclass_utils", "prepare", "nosuchmodel"],
                           capture_output=True, text=True, cwd=ROOT, timeout=60)
