@@ -34,8 +34,9 @@ from .files import atomic_write_text
 #: mode-seeking cGAN (half the batch, or twice the epochs), and the baseline at half the batch
 #: as a control for those extra steps. Every row names its budget: the cpu profile's budget when
 #: the rows were first run (4 epochs, batch 128), not whatever the profile says now. The profile
-#: adopted the chosen row's batch of 64 afterwards, and a row that took the profile's budget
-#: would now train at that batch and answer another question than the one it was added for.
+#: adopts the chosen row's budget (batch 64 after the first tuning, 8 epochs at batch 128 after
+#: the second), and a row that took the profile's budget would train at that budget and answer
+#: another question than the one it was added for.
 BUDGET_KEYS = ("epochs", "batch_size")
 _CGAN_BUDGET = {"epochs": 4, "batch_size": 128}
 CGAN_CANDIDATES = {
