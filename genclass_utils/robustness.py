@@ -127,7 +127,7 @@ def bad_inputs(channels: int = 1) -> dict[str, str]:
         "missing channel axis": np.zeros((2, 28, 28), np.uint8),
         "wrong channels": np.zeros((2, 28, 28, 3), np.uint8),
         "int32 dtype": np.zeros((2, 28, 28, 1), np.int32),
-        "floats in [-1, 1]": np.full((2, 28, 28, 1), -1.0, np.float32),
+        "floats in [-1, 1]": np.linspace(-1.0, 1.0, 2 * 28 * 28, dtype=np.float32).reshape(2, 28, 28, 1),
         "NaN": np.full((2, 28, 28, 1), np.nan, np.float32),
         "strings": np.full((2, 28, 28, 1), "a"),
         "valid uint8": np.zeros((2, 28, 28, 1), np.uint8),
