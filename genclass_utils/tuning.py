@@ -92,28 +92,32 @@ def explicit(settings: dict) -> dict:
     return {**{k: params[k].default for k in G.CGAN_DEFAULTS}, **settings}
 
 
-def describe(settings: dict) -> str:
-    """Return in words which of chapter 3's remedies for variety a cGAN setting uses."""
+def _remedies(settings: dict) -> list[str]:
+    """Return the names of chapter 3's remedies for variety that a cGAN setting uses."""
     import inspect
 
     from .models import gan as G
 
     params = inspect.signature(G.build_gan).parameters
     s = {**{k: p.default for k, p in params.items()}, **settings}
-    parts = [words for on, words in (
+    return [words for on, words in (
         (bool(s["minibatch_std"]), "the minibatch standard deviation"),
         ((s["d_lr"], s["g_lr"]) != (params["d_lr"].default, params["g_lr"].default),
          "two time-scale learning rates (TTUR)"),
         (float(s["mode_seeking"]) > 0, "the mode-seeking term"),
         (bool(s["spectral_norm"]), "spectral normalisation")) if on]
-    return " and ".join(parts) or "none of the remedies"
+
+
+def describe(settings: dict) -> str:
+    """Return in words which of chapter 3's remedies for variety a cGAN setting uses."""
+    return " and ".join(_remedies(settings)) or "none of the remedies"
 
 
 def with_remedies(settings: dict) -> str:
     """Return "with <remedies>" for a cGAN setting, or "without any of chapter 3's remedies
     for variety" for one that uses none (a phrase for the chapters' text)."""
-    words = describe(settings)
-    return "without any of chapter 3's remedies for variety" if words == "none of the remedies" else f"with {words}"
+    parts = _remedies(settings)
+    return f"with {' and '.join(parts)}" if parts else "without any of chapter 3's remedies for variety"
 
 
 def budget_against(cfg, kind: str, other: str, other_name: str) -> str:
@@ -340,7 +344,8 @@ def load_record(model: str = "cgan", profile: str = "cpu") -> dict:
 def earlier_record(model: str = "cgan", profile: str = "cpu") -> dict | None:
     """Return the course's earlier record of a model's tuning, scored by an earlier training of
     the judge networks (kept to show how a choice near a bar moved with its judge), or None."""
-    path = Path(__file__).parent / "records" / f"{model}_tuning_{profile}_earlier_judge.json"
+    shipped = shipped_record_path(model, profile)
+    path = shipped.with_name(f"{shipped.stem}_earlier_judge.json")
     return json.loads(path.read_text()) if path.exists() else None
 
 
