@@ -29,6 +29,65 @@ def test_choose_takes_the_highest_recall_that_keeps_precision_and_labels():
     assert tuning.choose(none_ok) == "b"
 
 
+def test_the_rule_reads_the_mean_of_a_setting_run_with_several_seeds():
+    # seed 0 alone passes the label bar; the mean over three seeds does not
+    near = {**_row(0.6, 0.85, 0.86), "repeats": {"1": _row(0.58, 0.84, 0.83), "2": _row(0.62, 0.86, 0.84)}}
+    record = {"settings": {"near": near, "safe": _row(0.5, 0.9, 0.9)}}
+    assert tuning.choose(record) == "safe"
+    s = tuning.summary(near)
+    assert s["recall"]["n"] == 3 and s["recall"]["mean"] == pytest.approx(0.6)
+    assert s["label_accuracy"]["mean"] == pytest.approx((0.86 + 0.83 + 0.84) / 3)
+    assert s["recall"]["std"] == pytest.approx(0.02)
+    assert tuning.summary(_row(0.5, 0.9, 0.9))["recall"] == {"mean": 0.5, "n": 1, "std": 0.0}
+    assert sorted(tuning.runs(near)) == [0, 1, 2]
+    near["repeats"]["1"]["label_accuracy"] = 0.95  # now the mean passes, and its recall wins
+    assert tuning.choose(record) == "near"
+
+
+def test_repeat_seed_needs_named_rows_with_a_first_run(tmp_path, monkeypatch, capsys):
+    from genclass_utils.__main__ import main as cli
+
+    assert cli(["tune", "cgan", "--repeat-seed", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--only" in err and "\n" not in err
+    monkeypatch.setenv("GENCLASS_HOME", str(tmp_path))
+    monkeypatch.setattr(tuning, "judges", lambda cfg, model: {"evaluator": "today's"})
+    monkeypatch.setattr(tuning, "fingerprint", lambda net: "same")
+    monkeypatch.setattr(tuning, "tune_cgan", lambda *a, **k: pytest.fail("trained before refusing"))
+    out = tmp_path / "_build" / "results" / "smoke" / "tuning" / "cgan.json"
+    out.parent.mkdir(parents=True)
+    out.write_text(json.dumps({"judges": {"evaluator": "same"}, "settings": {"baseline": _row(0.1, 0.9, 0.9)}}))
+    assert cli(["tune", "cgan", "--profile", "smoke", "--only", "mode_seeking", "--repeat-seed", "1"]) == 2
+    assert "no first run" in capsys.readouterr().err
+    assert cli(["tune", "cgan", "--profile", "smoke", "--only", "baseline", "--repeat-seed", "0"]) == 2
+    assert "must differ" in capsys.readouterr().err
+
+
+def test_a_repeat_is_added_to_its_row_and_keeps_the_first_run(tmp_path, monkeypatch):
+    from genclass_utils.__main__ import main as cli
+
+    monkeypatch.setenv("GENCLASS_HOME", str(tmp_path))
+    monkeypatch.setattr(tuning, "judges", lambda cfg, model: {"evaluator": "today's"})
+    monkeypatch.setattr(tuning, "fingerprint", lambda net: "same")
+    seen = []
+
+    def fake_tune(cfg, settings, spaces=None, train_seed=None):
+        seen.append((cfg.seed, train_seed))
+        return {"settings": {n: {**_row(0.3, 0.8, 0.8), "fd": 9.0, "train_seconds": 1.0, "steps": 5}
+                             for n in settings}}
+
+    monkeypatch.setattr(tuning, "tune_cgan", fake_tune)
+    out = tmp_path / "_build" / "results" / "smoke" / "tuning" / "cgan.json"
+    out.parent.mkdir(parents=True)
+    first = {**_row(0.5, 0.9, 0.9), "fd": 3.0, "train_seconds": 2.0, "steps": 5, "floor": {}}
+    out.write_text(json.dumps({"judges": {"evaluator": "same"}, "seed": 0, "settings": {"baseline": first}}))
+    assert cli(["tune", "cgan", "--profile", "smoke", "--only", "baseline", "--repeat-seed", "2"]) == 0
+    assert seen == [(0, 2)]  # the record's split (seed 0), the repeat's training seed
+    row = json.loads(out.read_text())["settings"]["baseline"]
+    assert row["recall"] == 0.5 and row["repeats"]["2"]["recall"] == 0.3
+    assert tuning.summary(row)["recall"]["mean"] == pytest.approx(0.4)
+
+
 def test_score_conditional_counts_classes():
     rng = np.random.default_rng(0)
     gen = G.export_generator(G.generator_net((28, 28, 1), latent_dim=8, n_classes=10, width=4))
