@@ -376,13 +376,14 @@ def runs(row: dict) -> dict:
 
 
 def summary(row: dict) -> dict:
-    """Return {score: {"mean", "std", "n"}} of a setting over its runs (std 0 for one run)."""
+    """Return {score: {"mean", "std", "n_seeds"}} of a setting over its runs (std 0 for one run),
+    in the form that ``experiments.verdict`` compares."""
     by_seed = runs(row)
     out = {}
     for key in REPEATED:
         values = np.array([scores[key] for scores in by_seed.values() if key in scores], float)
         if len(values):
-            out[key] = {"mean": float(values.mean()), "n": int(len(values)),
+            out[key] = {"mean": float(values.mean()), "n_seeds": int(len(values)),
                         "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0}
     return out
 

@@ -35,10 +35,10 @@ def test_the_rule_reads_the_mean_of_a_setting_run_with_several_seeds():
     record = {"settings": {"near": near, "safe": _row(0.5, 0.9, 0.9)}}
     assert tuning.choose(record) == "safe"
     s = tuning.summary(near)
-    assert s["recall"]["n"] == 3 and s["recall"]["mean"] == pytest.approx(0.6)
+    assert s["recall"]["n_seeds"] == 3 and s["recall"]["mean"] == pytest.approx(0.6)
     assert s["label_accuracy"]["mean"] == pytest.approx((0.86 + 0.83 + 0.84) / 3)
     assert s["recall"]["std"] == pytest.approx(0.02)
-    assert tuning.summary(_row(0.5, 0.9, 0.9))["recall"] == {"mean": 0.5, "n": 1, "std": 0.0}
+    assert tuning.summary(_row(0.5, 0.9, 0.9))["recall"] == {"mean": 0.5, "n_seeds": 1, "std": 0.0}
     assert sorted(tuning.runs(near)) == [0, 1, 2]
     near["repeats"]["1"]["label_accuracy"] = 0.95  # now the mean passes, and its recall wins
     assert tuning.choose(record) == "near"
