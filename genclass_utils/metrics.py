@@ -421,6 +421,18 @@ def kernel_distance(real_features: np.ndarray, fake_features: np.ndarray,
     Fréchet distance's; its spread (and, on heavy-tailed features, its skew) does, so compare
     estimates made at the same sample and subset sizes.
     """
+    values = _kid_values(real_features, fake_features, subset_size, n_subsets, seed)
+    return {"kid": float(values.mean()), "kid_se": _se(values), "n_subsets": len(values)}
+
+
+def _se(values: np.ndarray) -> float:
+    return float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else float("nan")
+
+
+def _kid_values(real_features, fake_features, subset_size: int, n_subsets: int | None,
+                seed: int) -> np.ndarray:
+    """Return MMD²_u of each disjoint subset pair (see :func:`kernel_distance`); the real subsets
+    depend only on the seed and the number of real images."""
     real, fake = _pair(real_features, fake_features, "real_features", "fake_features")
     n_max = min(len(real), len(fake))
     subset_size = check_count(subset_size, "subset_size")
@@ -433,8 +445,25 @@ def kernel_distance(real_features: np.ndarray, fake_features: np.ndarray,
                          f"of {subset_size}; got {n_subsets}")
     rng = np.random.default_rng(seed)
     ir, jf = rng.permutation(len(real)), rng.permutation(len(fake))
-    values = np.array([mmd2_unbiased(real[ir[s * subset_size:(s + 1) * subset_size]],
-                                     fake[jf[s * subset_size:(s + 1) * subset_size]])
-                       for s in range(n_subsets)])
-    se = float(values.std(ddof=1) / np.sqrt(n_subsets)) if n_subsets > 1 else float("nan")
-    return {"kid": float(values.mean()), "kid_se": se, "n_subsets": n_subsets}
+    return np.array([mmd2_unbiased(real[ir[s * subset_size:(s + 1) * subset_size]],
+                                   fake[jf[s * subset_size:(s + 1) * subset_size]])
+                     for s in range(n_subsets)])
+
+
+def kernel_distance_difference(real_features: np.ndarray, fake_a: np.ndarray, fake_b: np.ndarray,
+                               subset_size: int = 1000, seed: int = 0) -> dict[str, float]:
+    """Return KID(a) - KID(b) against the same real images, with the standard error of the pairs.
+
+    Both KIDs are :func:`kernel_distance` with the same seed, so each subset of real images is
+    scored against a subset of a and a subset of b. Per subset, the real images' own term of
+    MMD²_u is the same for both and cancels in the difference, so the difference's standard
+    error (over the subsets' differences) leaves out the noise of the real subsets, which
+    sqrt(se_a² + se_b²) counts twice as if the two KIDs were independent. The difference itself
+    is exactly the difference of the two reported KIDs. Returns {"difference", "se", "n_subsets"}.
+    """
+    n_a, n_b = len(np.asarray(fake_a)), len(np.asarray(fake_b))
+    if n_a != n_b:
+        raise InputError(f"fake_a and fake_b must hold as many samples to be paired; got {n_a} and {n_b}")
+    d = (_kid_values(real_features, fake_a, subset_size, None, seed)
+         - _kid_values(real_features, fake_b, subset_size, None, seed))
+    return {"difference": float(d.mean()), "se": _se(d), "n_subsets": len(d)}

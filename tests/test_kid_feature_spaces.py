@@ -79,6 +79,25 @@ def test_kid_rejects_mismatched_features():
         metrics.kernel_distance(cloud(50, d=4), cloud(50, d=5), subset_size=10)
 
 
+def test_paired_kid_difference_is_the_difference_of_the_kids_with_the_real_noise_removed():
+    # heavy-tailed real images make each subset's own real term noisy; both generators share it
+    rng = np.random.default_rng(3)
+    real = rng.standard_t(3, (3000, 8))
+    a, b = cloud(3000, shift=0.20, seed=11), cloud(3000, shift=0.25, seed=12)
+    ka, kb = metrics.kernel_distance(real, a, subset_size=300), metrics.kernel_distance(real, b, subset_size=300)
+    d = metrics.kernel_distance_difference(real, a, b, subset_size=300)
+    assert d["n_subsets"] == ka["n_subsets"] == 10
+    assert d["difference"] == pytest.approx(ka["kid"] - kb["kid"], rel=1e-12)
+    assert d["se"] < 0.5 * np.hypot(ka["kid_se"], kb["kid_se"])
+    same = metrics.kernel_distance_difference(real, a, a, subset_size=300)
+    assert same["difference"] == 0.0 and same["se"] == 0.0
+
+
+def test_paired_kid_difference_needs_equal_sample_counts():
+    with pytest.raises(InputError, match="as many samples"):
+        metrics.kernel_distance_difference(cloud(100), cloud(100), cloud(90), subset_size=10)
+
+
 def test_autoencoder_space_embeds_and_round_trips_through_artifacts(tmp_path):
     images = np.random.default_rng(0).integers(0, 256, (50, 28, 28, 1), dtype=np.uint8)
     model = feature_spaces.with_standardised_code(
