@@ -151,3 +151,33 @@ def test_training_record_roundtrip(tmp_path):
     back = G.load_record(path)
     assert back["history"] == record["history"] and back["grids"].shape == (3, 4, 28, 28, 1)
     assert np.array_equal(back["grid_labels"], np.arange(4))
+
+
+def test_a_saved_cgan_trained_under_other_settings_is_trained_again(tmp_path, monkeypatch, capsys):
+    """A course update that changes the chosen cGAN setting must not go on loading the old one."""
+    import genclass_utils as gu
+
+    monkeypatch.setenv("GENCLASS_HOME", str(tmp_path))
+    cfg = gu.setup(profile="smoke", quiet=True)
+    trained = []
+
+    class Fake:
+        generator = G.generator_net((28, 28, 1), latent_dim=8, n_classes=10, width=4)
+
+    def fake_train(cfg, conditional=False, **kw):
+        trained.append(1)
+        return Fake(), {"history": {}, "epochs": cfg.epochs("cgan"), "batch_size": cfg.batch_size("cgan"),
+                        "settings": dict(G.CGAN_DEFAULTS), "grids": np.zeros((1, 20, 28, 28, 1), np.uint8),
+                        "grid_labels": np.arange(20) % 10}
+
+    monkeypatch.setattr(G, "train_gan", fake_train)
+    G.load_or_train_cgan(cfg, with_record=True)
+    G.load_or_train_cgan(cfg, with_record=True)
+    assert trained == [1] and G.stale(cfg, conditional=True) is None  # the same settings: loaded
+    monkeypatch.setattr(G, "CGAN_DEFAULTS", {**G.CGAN_DEFAULTS, "mode_seeking": 0.0})
+    assert "mode_seeking" in G.stale(cfg, conditional=True)
+    capsys.readouterr()
+    G.load_or_train_cgan(cfg, with_record=True)
+    assert trained == [1, 1] and "training it again" in capsys.readouterr().out
+    monkeypatch.setattr(type(cfg), "epochs", lambda self, kind: 99)
+    assert G.stale(cfg, conditional=True).startswith("for ")  # another budget

@@ -351,6 +351,7 @@ def train_gan(cfg, conditional: bool = False, x: np.ndarray | None = None,
     n_used = (len(x) // bs) * bs
     record = {"history": {k: [float(v) for v in vs] for k, vs in hist.history.items()},
               "epochs": epochs, "batch_size": bs, "n_train": int(len(x)),
+              "settings": {k: build_kwargs[k] for k in (CGAN_DEFAULTS if conditional else {})},
               "seconds_per_epoch": timer.seconds,
               "images_per_second": [n_used / s for s in timer.seconds],
               "grids": np.stack(grid.images), "grid_labels": grid.labels}
@@ -386,6 +387,32 @@ def load_record(path: Path) -> dict:
     return record
 
 
+def stale(cfg, conditional: bool) -> str | None:
+    """Return how the saved generator's training differs from what the package trains now
+    (budget, or the cGAN's settings), or None when it does not, or nothing says.
+
+    A course update that changes a chosen setting would otherwise go on loading a generator
+    trained under the old one. Records written before the settings were kept are checked on
+    their budget alone.
+    """
+    kind = "cgan" if conditional else "gan"
+    path = record_path(cfg, "cgan" if conditional else "dcgan")
+    if not path.exists() or not artifacts.path_for(cfg, "cgan" if conditional else "dcgan").exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            facts = json.loads(str(z["facts"]))
+    except (OSError, KeyError, ValueError):
+        return None  # unreadable: load_record says so where the record is needed
+    now = {"epochs": cfg.epochs(kind), "batch_size": cfg.batch_size(kind)}
+    then = {k: facts.get(k) for k in now}
+    if then != now:
+        return f"for {then['epochs']} epochs at batch {then['batch_size']}, not {now['epochs']} at {now['batch_size']}"
+    if conditional and "settings" in facts and facts["settings"] != dict(CGAN_DEFAULTS):
+        return f"with {facts['settings']}, not the package's {dict(CGAN_DEFAULTS)}"
+    return None
+
+
 def load_or_train_gan(cfg, conditional: bool = False, retrain: bool = False,
                       with_record: bool = False):
     """Return the saved DCGAN (or cGAN) generator of cfg.dataset, training it if absent.
@@ -396,6 +423,10 @@ def load_or_train_gan(cfg, conditional: bool = False, retrain: bool = False,
     name = "cgan" if conditional else "dcgan"
     rpath = record_path(cfg, name)
     if with_record and not rpath.exists():
+        retrain = True
+    why = None if retrain else stale(cfg, conditional)
+    if why:
+        print(f"the saved {name} was trained {why}; training it again")
         retrain = True
     holder: dict = {}
 
