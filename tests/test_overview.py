@@ -25,9 +25,17 @@ def test_targets_met_and_missed(tmp_path):
     rows = {line.split("|")[2].strip(): line for line in page.splitlines() if line.startswith("| 0")}
     assert "| yes |" in rows["chapter-2 CNN, test accuracy"]
     assert "**no**" in rows["evaluator, test accuracy"]
-    lead = "VAE-GAN KID below the same-network VAE's (shown: the gap less twice its standard error), "
+    lead = "VAE-GAN KID below the same-network VAE's (shown: the gap less twice its paired standard error), "
     assert "| yes |" in rows[lead + "evaluator space"] and "1.172" in rows[lead + "evaluator space"]
     assert "**no**" in rows[lead + "autoencoder space"]
+    # where the chapter saved the paired difference (same real subsets), that is what is judged
+    _write(tmp_path, "05_vae_gan", {
+        "vaegan_kid_autoencoder": 8.0, "vaegan_kid_se_autoencoder": 1.0,
+        "vae_kid_autoencoder": 9.0, "vae_kid_se_autoencoder": 1.0,
+        "kid_difference_autoencoder": -1.0, "kid_difference_se_autoencoder": 0.2})
+    page = overview.markdown("cpu", tmp_path)
+    row = next(line for line in page.splitlines() if lead + "autoencoder space" in line)
+    assert "| yes |" in row and "0.6" in row
     # the generator chosen on validation is reported, not the higher test number
     row = rows["synthetic-only accuracy, generator chosen on validation"]
     assert "0.7" in row and "0.82" not in row and "**no**" in row
