@@ -179,5 +179,9 @@ def test_a_saved_cgan_trained_under_other_settings_is_trained_again(tmp_path, mo
     capsys.readouterr()
     G.load_or_train_cgan(cfg, with_record=True)
     assert trained == [1, 1] and "training it again" in capsys.readouterr().out
+    facts = G.load_record(G.record_path(cfg, "cgan"))  # a record from before settings were kept
+    del facts["settings"]
+    G.save_record(facts, G.record_path(cfg, "cgan"))
+    assert "before its record kept" in G.stale(cfg, conditional=True)
     monkeypatch.setattr(type(cfg), "epochs", lambda self, kind: 99)
     assert G.stale(cfg, conditional=True).startswith("for ")  # another budget

@@ -23,7 +23,7 @@ from ..files import atomic_path
 LATENT_DIM = 64
 #: The cGAN's settings beyond build_gan's defaults, chosen on the validation split by
 #: ``python -m genclass_utils tune cgan`` (record: genclass_utils/records/cgan_tuning_cpu.json,
-#: read in chapter 3), together with the cpu profile's cGAN batch of 64.
+#: read in chapter 3), together with the cpu profile's cGAN budget (the chosen row's epochs and batch).
 CGAN_DEFAULTS = {"minibatch_std": False, "mode_seeking": 1.0}
 
 
@@ -392,8 +392,8 @@ def stale(cfg, conditional: bool) -> str | None:
     (budget, or the cGAN's settings), or None when it does not, or nothing says.
 
     A course update that changes a chosen setting would otherwise go on loading a generator
-    trained under the old one. Records written before the settings were kept are checked on
-    their budget alone.
+    trained under the old one. A cGAN whose record predates the settings it keeps counts as
+    stale: nothing says which settings trained it.
     """
     kind = "cgan" if conditional else "gan"
     path = record_path(cfg, "cgan" if conditional else "dcgan")
@@ -408,7 +408,9 @@ def stale(cfg, conditional: bool) -> str | None:
     then = {k: facts.get(k) for k in now}
     if then != now:
         return f"for {then['epochs']} epochs at batch {then['batch_size']}, not {now['epochs']} at {now['batch_size']}"
-    if conditional and "settings" in facts and facts["settings"] != dict(CGAN_DEFAULTS):
+    if conditional and "settings" not in facts:
+        return "before its record kept the cGAN's settings, so they may not be the package's"
+    if conditional and facts["settings"] != dict(CGAN_DEFAULTS):
         return f"with {facts['settings']}, not the package's {dict(CGAN_DEFAULTS)}"
     return None
 
