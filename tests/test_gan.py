@@ -174,7 +174,8 @@ def test_a_saved_cgan_trained_under_other_settings_is_trained_again(tmp_path, mo
     G.load_or_train_cgan(cfg, with_record=True)
     G.load_or_train_cgan(cfg, with_record=True)
     assert trained == [1] and G.stale(cfg, conditional=True) is None  # the same settings: loaded
-    monkeypatch.setattr(G, "CGAN_DEFAULTS", {**G.CGAN_DEFAULTS, "mode_seeking": 0.0})
+    flipped = 0.0 if G.CGAN_DEFAULTS["mode_seeking"] else 1.0  # another setting than the package's
+    monkeypatch.setattr(G, "CGAN_DEFAULTS", {**G.CGAN_DEFAULTS, "mode_seeking": flipped})
     assert "mode_seeking" in G.stale(cfg, conditional=True)
     capsys.readouterr()
     G.load_or_train_cgan(cfg, with_record=True)

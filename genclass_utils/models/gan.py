@@ -24,7 +24,7 @@ LATENT_DIM = 64
 #: The cGAN's settings beyond build_gan's defaults, chosen on the validation split by
 #: ``python -m genclass_utils tune cgan`` (record: genclass_utils/records/cgan_tuning_cpu.json,
 #: read in chapter 3), together with the cpu profile's cGAN budget (the chosen row's epochs and batch).
-CGAN_DEFAULTS = {"minibatch_std": False, "mode_seeking": 1.0}
+CGAN_DEFAULTS = {"minibatch_std": False, "mode_seeking": 0.0}
 
 
 def _plan(image_shape: tuple[int, int, int], width: int = 64) -> tuple[int, tuple[int, ...]]:
