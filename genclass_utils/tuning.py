@@ -388,6 +388,30 @@ def summary(row: dict) -> dict:
     return out
 
 
+def compare_runs(row_a: dict, row_b: dict, key: str, confidence: float = 0.95) -> dict:
+    """Return how setting a's mean of one score differs from setting b's, over their runs.
+
+    The difference of the means with its standard error sqrt(s_a²/n_a + s_b²/n_b), and Welch's
+    t-test (scipy): t, its degrees of freedom, the two-sided p-value and the ``confidence``
+    interval of the difference. ``verdict`` is "above" or "below" when that interval excludes
+    zero, "within the noise" when it does not, and "not testable" when a side has one run.
+    """
+    from scipy import stats
+
+    a = np.array([r[key] for r in runs(row_a).values()], float)
+    b = np.array([r[key] for r in runs(row_b).values()], float)
+    d = float(a.mean() - b.mean())
+    if min(len(a), len(b)) < 2:
+        return {"difference": d, "se": float("nan"), "t": float("nan"), "df": float("nan"),
+                "p": float("nan"), "low": float("nan"), "high": float("nan"), "verdict": "not testable"}
+    test = stats.ttest_ind(a, b, equal_var=False)
+    low, high = test.confidence_interval(confidence)
+    se = float(np.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b)))
+    verdict = "within the noise" if low <= 0 <= high else "above" if d > 0 else "below"
+    return {"difference": d, "se": se, "t": float(test.statistic), "df": float(test.df),
+            "p": float(test.pvalue), "low": float(low), "high": float(high), "verdict": verdict}
+
+
 def choose(record: dict, min_precision: float = 0.8, min_label_accuracy: float = 0.85) -> str:
     """Return the setting with the highest validation recall among those that keep precision
     and label accuracy at or above the bars (among all settings if none does).

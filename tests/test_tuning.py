@@ -44,6 +44,22 @@ def test_the_rule_reads_the_mean_of_a_setting_run_with_several_seeds():
     assert tuning.choose(record) == "near"
 
 
+def test_compare_runs_is_welchs_test_on_the_runs_of_two_settings():
+    from scipy import stats
+
+    a = {**_row(0.50, 0.9, 0.9), "repeats": {"1": _row(0.52, 0.9, 0.9), "2": _row(0.54, 0.9, 0.9)}}
+    b = {**_row(0.40, 0.9, 0.9), "repeats": {"1": _row(0.41, 0.9, 0.9), "2": _row(0.45, 0.9, 0.9)}}
+    c = tuning.compare_runs(a, b, "recall")
+    assert c["difference"] == pytest.approx(0.52 - 0.42)
+    ref = stats.ttest_ind([0.50, 0.52, 0.54], [0.40, 0.41, 0.45], equal_var=False)
+    assert c["p"] == pytest.approx(ref.pvalue) and c["low"] > 0 and c["verdict"] == "above"
+    assert c["se"] == pytest.approx(np.sqrt(np.var([0.50, 0.52, 0.54], ddof=1) / 3
+                                            + np.var([0.40, 0.41, 0.45], ddof=1) / 3))
+    noisy = {**_row(0.45, 0.9, 0.9), "repeats": {"1": _row(0.30, 0.9, 0.9), "2": _row(0.60, 0.9, 0.9)}}
+    assert tuning.compare_runs(noisy, b, "recall")["verdict"] == "within the noise"
+    assert tuning.compare_runs(_row(0.9, 0.9, 0.9), b, "recall")["verdict"] == "not testable"
+
+
 def test_repeat_seed_needs_named_rows_with_a_first_run(tmp_path, monkeypatch, capsys):
     from genclass_utils.__main__ import main as cli
 
