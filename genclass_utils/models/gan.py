@@ -395,14 +395,13 @@ def stale(cfg, conditional: bool) -> str | None:
     trained under the old one. A cGAN whose record predates the settings it keeps counts as
     stale: nothing says which settings trained it.
     """
-    kind = "cgan" if conditional else "gan"
-    path = record_path(cfg, "cgan" if conditional else "dcgan")
-    if not path.exists() or not artifacts.path_for(cfg, "cgan" if conditional else "dcgan").exists():
+    kind, name = ("cgan", "cgan") if conditional else ("gan", "dcgan")
+    path = record_path(cfg, name)
+    if not path.exists() or not artifacts.path_for(cfg, name).exists():
         return None
     try:
-        with np.load(path, allow_pickle=False) as z:
-            facts = json.loads(str(z["facts"]))
-    except (OSError, KeyError, ValueError):
+        facts = load_record(path)
+    except ArtifactError:
         return None  # unreadable: load_record says so where the record is needed
     now = {"epochs": cfg.epochs(kind), "batch_size": cfg.batch_size(kind)}
     then = {k: facts.get(k) for k in now}
