@@ -148,6 +148,26 @@ def test_gan_fit_and_validation_logs():
     assert probs.shape == (4, K) and np.allclose(probs.sum(axis=1), 1.0, atol=1e-5)
 
 
+def test_labelled_only_twin_skips_what_cannot_reach_the_discriminator():
+    """With the unlabelled weight at 0, train_step takes the same first step as d_step, and no generator step."""
+    x_l, y_l, x_u = _tiny_gan()[1:]
+    twins = []
+    for _ in range(2):
+        keras.utils.set_random_seed(0)
+        twins.append(S.build_ssgan((28, 28, 1), K, seed=0, latent_dim=8, g_width=4, d_width=4,
+                                   unsup_weight=0.0))
+    full, skipped = twins
+    full.run_eagerly = skipped.run_eagerly = True
+    assert not _changed(_weights(full.discriminator), skipped.discriminator)  # the same start
+    g0 = _weights(skipped.generator)
+    full.d_step(x_l, y_l, x_u)  # the whole objective, with the unlabelled terms weighted by 0
+    logs = skipped.train_on_batch(((x_l, y_l), x_u), return_dict=True)
+    for a, b in zip(_weights(full.discriminator), _weights(skipped.discriminator)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert not _changed(g0, skipped.generator)
+    assert np.isfinite(logs["sup_loss"]) and logs["sup_loss"] == logs["d_loss"]
+
+
 # --------------------------------------------------------------------------- M2
 
 def _tiny_m2(k: int = 3, side: int = 4, latent: int = 2):

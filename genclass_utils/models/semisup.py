@@ -258,10 +258,28 @@ class SemiSupervisedGAN(keras.Model):
         self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_weights))
         return g_loss
 
+    def supervised_step(self, x_l, y_l):
+        """Update the discriminator on the labelled batch alone; return its losses.
+
+        This is d_step with the unlabelled weight at 0: the unlabelled and generated terms are
+        multiplied by 0 there, and the discriminator has no batch statistics that those batches
+        could move, so skipping them (and the generator, which then cannot affect the
+        discriminator) changes nothing but the cost (and which random draws the noise layers use).
+        """
+        with tf.GradientTape() as tape:
+            logits_l, _ = self.discriminator(x_l, training=True)
+            sup = ops.mean(_ce(y_l, logits_l))
+        grads = tape.gradient(sup, self.discriminator.trainable_weights)
+        self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_weights))
+        return {"d_loss": sup, "sup_loss": sup, "accuracy": _accuracy(y_l, logits_l)}
+
     def train_step(self, batch):
         x_l, y_l, x_u = _unpack_pair(batch)
-        logs, feat_u = self.d_step(x_l, y_l, x_u)
-        logs["g_loss"] = self.g_step(feat_u)
+        if self.unsup_weight == 0.0:  # the labelled-only twin: nothing else reaches the discriminator
+            logs = self.supervised_step(x_l, y_l)
+        else:
+            logs, feat_u = self.d_step(x_l, y_l, x_u)
+            logs["g_loss"] = self.g_step(feat_u)
         for key, value in logs.items():
             self.trackers[key].update_state(value)
         return {m.name: m.result() for m in self.metrics}
