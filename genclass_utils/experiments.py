@@ -410,6 +410,19 @@ def steps_used(fit: Fit) -> dict | None:
     return None if last is None else dict(last)
 
 
+def ran_to_cap(records: Mapping[str, Sequence[Mapping]]) -> dict[str, tuple[int, int]]:
+    """Return {name: (trainings that ran to their cap, trainings)} of budget records.
+
+    A record is what :func:`steps_used` returns (``steps_run`` and ``max_steps`` at least): a
+    training that ran to its cap was still allowed to improve when it stopped.
+    """
+    try:
+        return {name: (sum(int(r["steps_run"]) >= int(r["max_steps"]) for r in recs), len(recs))
+                for name, recs in records.items()}
+    except (KeyError, TypeError) as e:
+        raise InputError(f"budget records need steps_run and max_steps ({e})") from None
+
+
 def _budget_scores(budgets, unit, x_val, y_val, x_test, y_test):
     """Return a Keras callback that scores validation and test accuracy after each budget."""
     import keras
@@ -920,7 +933,7 @@ def _review_through_store(path, split: LowDataSplit, n: int) -> dict:
 __all__ = [
     "LowDataSplit", "check_disjoint", "low_data_split", "small_validation", "make_imbalanced",
     "oversample", "class_weights", "synthetic_labels", "as_sampler", "draw", "mix",
-    "mix_with_generated", "make_trainer", "steps_used", "accuracy_by_budget", "budget_steps",
+    "mix_with_generated", "make_trainer", "steps_used", "ran_to_cap", "accuracy_by_budget", "budget_steps",
     "cvae_trainer",
     "classical_augmentation", "predict_proba", "scores",
     "mean_std", "select_confident", "agreeing", "label_precision", "run_tstr", "run_low_data",

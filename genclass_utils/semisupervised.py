@@ -255,7 +255,10 @@ def versus(accuracy: Mapping[str, Mapping[int, Mapping]], methods: Sequence[str]
 
     Every method is compared with the same reference at every size, with the spread
     sqrt(s_a^2 + s_b^2) and the verdict of :func:`gain_at` (so a single-seed side is "not
-    testable"). No choice is made here, so the test split selects nothing.
+    testable"), and under ``"paired"`` the per-seed rule of :func:`paired_difference`: seed k of
+    every method trains on the same split, so a method run on fewer seeds (the first ones) is
+    paired with the reference's first seeds. No choice is made here, so the test split selects
+    nothing.
     """
     if reference not in accuracy:
         raise InputError(f"no accuracies for the reference method {reference!r}")
@@ -266,7 +269,12 @@ def versus(accuracy: Mapping[str, Mapping[int, Mapping]], methods: Sequence[str]
         for n in sorted(accuracy[m]):
             if n not in accuracy[reference]:
                 continue
-            rows.append({"method": m, "n": int(n), **_compare(accuracy[m][n], accuracy[reference][n])})
+            a, ref = accuracy[m][n], accuracy[reference][n]
+            if len(a["values"]) > len(ref["values"]):
+                raise InputError(f"{m} at n={n} has more seeds ({len(a['values'])}) than the reference "
+                                 f"{reference} ({len(ref['values'])}): nothing to pair the extra ones with")
+            rows.append({"method": m, "n": int(n), **_compare(a, ref),
+                         "paired": paired_difference(a["values"], ref["values"][:len(a["values"])])})
     return rows
 
 

@@ -361,3 +361,11 @@ def test_plot_helpers():
     fig = plotting.errorbar_curves([10, 50], {"real": ([0.5, 0.7], [0.01, 0.02])}, "labels",
                                    logx=True)
     assert fig.axes[0].get_xscale() == "log"
+
+
+def test_ran_to_cap_counts_the_trainings_stopped_by_their_cap():
+    recs = {"a": [{"steps_run": 40, "max_steps": 40}, {"steps_run": 20, "max_steps": 40}],
+            "b": [{"steps_run": 10, "max_steps": 40}], "c": []}
+    assert ex.ran_to_cap(recs) == {"a": (1, 2), "b": (0, 1), "c": (0, 0)}
+    with pytest.raises(InputError, match="steps_run"):
+        ex.ran_to_cap({"a": [{"steps": 3}]})

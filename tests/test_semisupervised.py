@@ -69,7 +69,7 @@ def test_seeds_for_must_name_a_method():
 def _ms(values):
     v = np.asarray(values, float)
     return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
-            "n_seeds": len(v)}
+            "n_seeds": len(v), "values": [float(x) for x in v]}
 
 
 def test_gain_picks_each_groups_best_on_validation_and_judges_the_spread():
@@ -151,6 +151,14 @@ def test_versus_compares_every_method_with_the_reference_at_every_size():
     assert rows[("ssgan", 50)]["verdict"] == "within the noise"
     assert rows[("cvae_generated", 10)]["verdict"] == "not testable (one seed)"
     assert ("cvae_generated", 50) not in rows
+    # the per-seed rule: seed k of each method trained on the same split
+    assert rows[("ssgan", 10)]["paired"]["differences"] == pytest.approx([0.10, 0.09, 0.11])
+    assert rows[("ssgan", 10)]["paired"]["verdict"] == "above"
+    assert rows[("ssgan", 50)]["paired"]["verdict"] == "within the noise"
+    one = rows[("cvae_generated", 10)]["paired"]  # one seed: paired with the reference's first
+    assert one["differences"] == pytest.approx([0.05]) and one["verdict"].startswith("not testable")
+    with pytest.raises(InputError, match="more seeds"):
+        ss.versus({"supervised": {10: _ms([0.6])}, "ssgan": {10: _ms([0.7, 0.7])}}, ["ssgan"])
     with pytest.raises(InputError, match="reference"):
         ss.versus(acc, ["ssgan"], reference="pseudo_label")
 
