@@ -499,7 +499,7 @@ def cvae_trainer(n_classes: int, epochs: int, batch_size: int = 64, min_per_epoc
     def train_generator(x: np.ndarray, y: np.ndarray, seed: int = 0):
         import keras
 
-        from . import data
+        from . import data, training
         from .models import vae
 
         steps = budget_steps(epochs, len(x), batch_size, min_per_epoch)
@@ -510,6 +510,7 @@ def cvae_trainer(n_classes: int, epochs: int, batch_size: int = 64, min_per_epoc
                               warmup_steps=steps // 10, seed=seed)
         ds = data.make_dataset(data.scale(x), np.asarray(y, np.int32),
                                batch_size=min(batch_size, len(x)), seed=seed).repeat()
+        training.eager_if_short(model, steps)
         model.fit(ds, steps_per_epoch=per_epoch, epochs=math.ceil(steps / per_epoch),
                   verbose=verbose, shuffle=False)
         if not fitted_prior:
@@ -944,7 +945,7 @@ __all__ = [
 # --------------------------------------------------------------------------- clips and volumes
 
 VARIANTS_3D = ("real_only", "synthetic_only", "real_plus_generated")
-EAGER_STEPS = 20  # at most this many gradient steps: train eagerly, without tracing
+EAGER_STEPS = 20  # at most this many gradient steps: train eagerly (training.EAGER_STEPS)
 
 
 def fit_early_stopping(build: Callable[[tuple, int], object], x: np.ndarray, y: np.ndarray,

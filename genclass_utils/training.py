@@ -176,3 +176,15 @@ def callbacks(cfg, name: str, *, resumable: bool = False, early_stopping: str | 
         cbs.append(keras.callbacks.EarlyStopping(monitor=early_stopping, patience=patience,
                                                  restore_best_weights=True))
     return cbs + list(extra or [])
+
+
+# A training of at most this many gradient steps (the smoke profile's) runs eagerly: tracing a
+# custom train_step costs a second or more on a CPU, more than a handful of eager steps. The cpu
+# and gpu profiles' trainings are far longer, so they always run traced.
+EAGER_STEPS = 20
+
+
+def eager_if_short(model: keras.Model, steps: int) -> bool:
+    """Make a compiled model train eagerly when it will take at most EAGER_STEPS steps; return whether."""
+    model.run_eagerly = bool(steps <= EAGER_STEPS)
+    return model.run_eagerly

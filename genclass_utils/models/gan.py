@@ -345,6 +345,7 @@ def train_gan(cfg, conditional: bool = False, x: np.ndarray | None = None,
     grid = SampleGrid(n=2 * n_classes if conditional else 20, n_classes=n_classes,
                       latent_dim=gan.latent_dim, seed=cfg.seed + 1234)
     timer = EpochTimer()
+    training.eager_if_short(gan, (len(x) // bs) * epochs)
     hist = gan.fit(ds, epochs=epochs, verbose=cfg.verbose if verbose is None else verbose,
                    shuffle=False,  # the dataset shuffles itself
                    callbacks=training.callbacks(cfg, gan.name, extra=[grid, timer]))

@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
-from .. import data
+from .. import data, training
 from ..errors import InputError
 from . import classifiers, gan, vae
 
@@ -521,6 +521,7 @@ def fit_semisupervised(model: SemiSupervisedGAN | M2, split: SemiSupervisedSplit
     if patience is not None:
         cbs.append(keras.callbacks.EarlyStopping("val_accuracy", mode="max", patience=patience,
                                                  restore_best_weights=True))
+    training.eager_if_short(model, int(steps_per_epoch) * int(epochs))
     hist = model.fit(train, steps_per_epoch=int(steps_per_epoch), epochs=int(epochs),
                      validation_data=validation_dataset(split.x_val, split.y_val, scale_to),
                      callbacks=cbs, verbose=verbose, shuffle=False)  # the pipeline shuffles

@@ -421,6 +421,7 @@ def train_vae(cfg, kind: str = "vae", latent_dim: int = 16, beta: float = 1.0,
     if validation:
         val_ds = data.make_dataset(data.scale(splits.x_val), splits.y_val if conditional else None,
                                    batch_size=1000, shuffle=False)
+    training.eager_if_short(model, epochs * steps_per_epoch)
     t0 = time.perf_counter()
     hist = model.fit(train_ds, validation_data=val_ds, epochs=epochs, shuffle=False,  # ds shuffles
                      verbose=cfg.verbose if verbose is None else verbose,

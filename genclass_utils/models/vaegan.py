@@ -310,6 +310,7 @@ def fit(model, cfg, x: np.ndarray, kind: str = "vaegan", epochs: int | None = No
     bs = cfg.batch_size(kind)
     ds = data.make_dataset(x, batch_size=bs, seed=cfg.seed, drop_remainder=True)
     timer = EpochTimer()
+    training.eager_if_short(model, (len(x) // bs) * (epochs or cfg.epochs(kind)))
     hist = model.fit(ds, epochs=epochs or cfg.epochs(kind), verbose=cfg.verbose,
                      shuffle=False,  # the dataset shuffles itself
                      callbacks=training.callbacks(cfg, name, extra=[timer]))
