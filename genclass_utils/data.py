@@ -133,6 +133,8 @@ def parse_idx(raw: bytes, name: str = "<bytes>", expect_ndim: int | None = None)
         raise DataError(f"{name}: truncated IDX header")
     dims = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
     expected = math.prod(dims)  # Python ints: a forged header cannot overflow the check
+    if 0 in dims:  # no data at all; other dims could still be too large for any array shape
+        raise DataError(f"{name}: IDX header announces dims {dims}: the file holds no images or labels")
     body = len(raw) - header
     if body != expected:
         raise DataError(f"{name}: IDX header announces dims {dims} ({expected} bytes) "

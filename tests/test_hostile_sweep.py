@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from genclass_utils import data, experiments, files, gluecheck, metrics, nbcheck, overview, report
@@ -174,6 +174,7 @@ def test_synthetic_labels_refuses_a_ratio_that_cannot_fit():
 
 @FAST
 @given(st.lists(st.integers(0, 2**32 - 1), min_size=1, max_size=4), st.binary(max_size=64))
+@example(dims=[0, 2_815_166_072, 3_276_315_429], body=b"")  # no data, and dims no shape can hold
 def test_parse_idx_never_trusts_its_header(dims, body):
     raw = bytes([0, 0, 8, len(dims)]) + b"".join(d.to_bytes(4, "big") for d in dims) + body
     try:
