@@ -251,8 +251,10 @@ def _time_section(profile: str, results: dict[str, dict], root: Path) -> list[st
     for stem in stems:
         rec, t = results.get(stem, {}), times["chapters"].get(stem, {})
         wall = t.get("seconds", rec.get("wall_seconds"))
-        # the whole-book run from scratch, else the chapter's own last run if it started empty
-        scratch_wall = scratch_times.get(stem, wall if t.get("from_scratch") else None)
+        # the chapter's own last run if it started empty and is newer than the whole-book run
+        # from scratch, else that whole-book run's time for it
+        newer = t.get("from_scratch") is True and t.get("date", "") > full.get("date", "")
+        scratch_wall = wall if newer else scratch_times.get(stem, wall if t.get("from_scratch") else None)
         budget = prof.chapter_budget(stem)
         within = ("—" if scratch_wall is None or budget is None
                   else "yes" if scratch_wall <= budget else "**no**")
@@ -276,6 +278,14 @@ def _time_section(profile: str, results: dict[str, dict], root: Path) -> list[st
             changed = ", ".join(f"{stem} {full['chapters'][stem] / 60:.1f} → {t['seconds'] / 60:.1f} min"
                                 for stem, t in sorted(since.items()))
             lines.append(f"Re-run since then (their times then → in their last run): {changed}.")
+        fresh = {stem: t["seconds"] for stem, t in since.items() if t.get("from_scratch") is True}
+        if fresh:  # a later run from scratch that did not reach the end of the book
+            total = sum(fresh.values())
+            lines.append(f"Measured from scratch since then, without the rest of the book: "
+                         f"{', '.join(sorted(fresh))}, together {total / 60:.1f} minutes"
+                         + ("" if book is None else f" ({'within' if total <= book else '**over**'} the "
+                            f"whole book's budget of {book / 60:.0f} minutes on their own)")
+                         + "; the whole-book total above predates them.")
         lines.append("")
     else:
         lines += ["", "**Whole book from scratch:** not measured yet (run `make run` with an empty "

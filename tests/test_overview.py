@@ -83,7 +83,7 @@ def test_whole_book_time_names_the_chapters_re_run_since(tmp_path):
     times = {"chapters": {
         "01_image_preprocessing": {"seconds": 120.0, "budget_seconds": 75, "from_scratch": True,
                                    "date": "2026-01-01T10:00:00+00:00"},
-        "08_semi_supervised": {"seconds": 1200.0, "budget_seconds": 900, "from_scratch": True,
+        "08_semi_supervised": {"seconds": 1200.0, "budget_seconds": 900, "from_scratch": False,
                                "date": "2026-02-01T10:00:00+00:00"}},
         "from_scratch": {"seconds": 3000.0, "budget_seconds": 3600, "date": "2026-01-01T11:00:00+00:00",
                          "chapters": {"01_image_preprocessing": 120.0, "08_semi_supervised": 900.0}}}
@@ -95,4 +95,24 @@ def test_whole_book_time_names_the_chapters_re_run_since(tmp_path):
     # the budget is judged on the run from scratch, not on a later run that loaded models
     rows = page.split("## Time budget")[1].splitlines()
     row = next(ln for ln in rows if ln.startswith("| 08_semi_supervised |"))
-    assert row.startswith("| 08_semi_supervised | 15.0 | 15.0 | yes | 20.0 | yes |")
+    assert row.startswith("| 08_semi_supervised | 15.0 | 15.0 | yes | 20.0 | no |")
+    assert "Measured from scratch since then" not in page
+
+
+def test_a_newer_run_from_scratch_replaces_the_whole_book_time_of_its_chapters(tmp_path):
+    _write(tmp_path, "01_image_preprocessing", {})
+    _write(tmp_path, "02_cnn_basics", {})
+    times = {"chapters": {
+        "01_image_preprocessing": {"seconds": 120.0, "budget_seconds": 75, "from_scratch": True,
+                                   "date": "2026-02-01T10:00:00+00:00"},
+        "02_cnn_basics": {"seconds": 3600.0, "budget_seconds": 240, "from_scratch": True,
+                          "date": "2026-02-01T11:00:00+00:00"}},
+        "from_scratch": {"seconds": 1000.0, "budget_seconds": 3600, "date": "2026-01-01T11:00:00+00:00",
+                         "chapters": {"01_image_preprocessing": 60.0, "02_cnn_basics": 600.0}}}
+    (tmp_path / "results" / "cpu" / "run_times.json").write_text(json.dumps(times))
+    page = overview.markdown("cpu", tmp_path)
+    rows = page.split("## Time budget")[1].splitlines()
+    assert next(ln for ln in rows if ln.startswith("| 02_cnn_basics |")).startswith("| 02_cnn_basics | 60.0 | 4.0 | **no** |")
+    line = next(ln for ln in page.splitlines() if ln.startswith("Measured from scratch since then"))
+    assert "01_image_preprocessing, 02_cnn_basics, together 62.0 minutes" in line
+    assert "**over** the whole book's budget of 60 minutes" in line and "predates them" in line
