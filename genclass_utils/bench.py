@@ -40,9 +40,8 @@ NAIVE = Setting("naive", eager=True, jit=False, pipeline=False)
 def settings(quick: bool = False) -> list[Setting]:
     """Return the settings to measure: default, naive, then one factor changed at a time.
 
-    The first two (default, naive) are the ones every run needs, the third (XLA on) the chapter's
-    XLA ratio; a run may keep only the first few (``run(n_settings=...)``: the smoke profile
-    keeps two, since XLA's compile alone would take much of its budget).
+    The first three (default, naive, XLA on) are the ones the chapter's ratios need; a run may
+    keep only the first few (``run(n_settings=...)``, as the smoke profile does).
     """
     out = [DEFAULT, NAIVE, Setting("jit_on", jit=True), Setting("eager", eager=True),
            Setting("no_prefetch", pipeline=False), Setting("batch_256", batch=256),

@@ -138,7 +138,7 @@ SMOKE = Profile(
     batch_by_kind=_ro({}),
     samples_by_kind=_ro({"fid": 500, "cas": 500, "grid": 100, "sensitivity": 500,
                          "tstr_real": 600, "rare_per_class": 60, "unlabeled_pool": 300, "test_eval": 500,
-                         "bench_steps": 2, "bench_runs": 1, "bench_settings": 2, "bench_peer_steps": 2, "bench_peer_runs": 2, "robust_train": 1000, "fgsm": 300, "vaegan_train": 256,
+                         "bench_steps": 2, "bench_runs": 1, "bench_settings": 3, "bench_peer_steps": 2, "bench_peer_runs": 2, "robust_train": 1000, "fgsm": 300, "vaegan_train": 256,
                          "ssl_max_per_class": 10, "lowdata_max_per_class": 10, "ssl_steps": 3, "ssl_gan_steps": 3, "ssl_generative_seeds": 1,
                          "ssl_cvae_seeds": 1,
                          "clips_per_class": 6, "clips_val_per_class": 3, "clips_test_per_class": 6,
