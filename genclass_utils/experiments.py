@@ -945,7 +945,6 @@ __all__ = [
 # --------------------------------------------------------------------------- clips and volumes
 
 VARIANTS_3D = ("real_only", "synthetic_only", "real_plus_generated")
-EAGER_STEPS = 20  # at most this many gradient steps: train eagerly (training.EAGER_STEPS)
 
 
 def fit_early_stopping(build: Callable[[tuple, int], object], x: np.ndarray, y: np.ndarray,
@@ -975,10 +974,9 @@ def fit_early_stopping(build: Callable[[tuple, int], object], x: np.ndarray, y: 
     keras.utils.set_random_seed(seed)
     model = build(tuple(x.shape[1:]), n_classes)
     steps = max_epochs * math.ceil(len(x) / min(batch_size, len(x)))
-    # A handful of steps (the smoke profile) runs faster eagerly than traced.
     model.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"],
-                  run_eagerly=steps <= EAGER_STEPS)
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    training.eager_if_short(model, steps)  # a handful of steps (the smoke profile) runs eagerly
     cbs = training.callbacks(None, model.name, early_stopping="val_accuracy", patience=patience)
     model.fit(x.astype(np.float32) / 255.0, y, batch_size=min(batch_size, len(x)),
               epochs=max_epochs, validation_data=(x_val.astype(np.float32) / 255.0, y_val),

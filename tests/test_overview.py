@@ -77,18 +77,22 @@ def test_two_feature_spaces_table_and_their_targets(tmp_path):
     assert "| vaegan | 300 | 0.4 ± 0.01 | 40 | 0.05 ± 0.003 |" in table
 
 
-def test_whole_book_time_names_the_chapters_re_run_since(tmp_path):
-    _write(tmp_path, "01_image_preprocessing", {})
-    _write(tmp_path, "08_semi_supervised", {})
-    times = {"chapters": {
-        "01_image_preprocessing": {"seconds": 120.0, "budget_seconds": 75, "from_scratch": True,
-                                   "date": "2026-01-01T10:00:00+00:00"},
-        "08_semi_supervised": {"seconds": 1200.0, "budget_seconds": 900, "from_scratch": False,
-                               "date": "2026-02-01T10:00:00+00:00"}},
-        "from_scratch": {"seconds": 3000.0, "budget_seconds": 3600, "date": "2026-01-01T11:00:00+00:00",
-                         "chapters": {"01_image_preprocessing": 120.0, "08_semi_supervised": 900.0}}}
+def _time_page(tmp_path, runs: dict, book_seconds: float, book_chapters: dict) -> str:
+    """Return the overview page for chapters' last runs {stem: (seconds, from_scratch, date)} and a
+    whole-book run from scratch of book_seconds, dated 2026-01-01T11:00."""
+    for stem in runs:
+        _write(tmp_path, stem, {})
+    times = {"chapters": {stem: {"seconds": s, "from_scratch": fs, "date": d} for stem, (s, fs, d) in runs.items()},
+             "from_scratch": {"seconds": book_seconds, "budget_seconds": 3600,
+                              "date": "2026-01-01T11:00:00+00:00", "chapters": book_chapters}}
     (tmp_path / "results" / "cpu" / "run_times.json").write_text(json.dumps(times))
-    page = overview.markdown("cpu", tmp_path)
+    return overview.markdown("cpu", tmp_path)
+
+
+def test_whole_book_time_names_the_chapters_re_run_since(tmp_path):
+    page = _time_page(tmp_path, {"01_image_preprocessing": (120.0, True, "2026-01-01T10:00:00+00:00"),
+                                 "08_semi_supervised": (1200.0, False, "2026-02-01T10:00:00+00:00")},
+                      3000.0, {"01_image_preprocessing": 120.0, "08_semi_supervised": 900.0})
     assert "**Whole book from scratch:** 50.0 minutes" in page
     line = next(ln for ln in page.splitlines() if ln.startswith("Re-run since then"))
     assert "08_semi_supervised 15.0 → 20.0 min" in line and "01_image" not in line
@@ -100,17 +104,9 @@ def test_whole_book_time_names_the_chapters_re_run_since(tmp_path):
 
 
 def test_a_newer_run_from_scratch_replaces_the_whole_book_time_of_its_chapters(tmp_path):
-    _write(tmp_path, "01_image_preprocessing", {})
-    _write(tmp_path, "02_cnn_basics", {})
-    times = {"chapters": {
-        "01_image_preprocessing": {"seconds": 120.0, "budget_seconds": 75, "from_scratch": True,
-                                   "date": "2026-02-01T10:00:00+00:00"},
-        "02_cnn_basics": {"seconds": 3600.0, "budget_seconds": 240, "from_scratch": True,
-                          "date": "2026-02-01T11:00:00+00:00"}},
-        "from_scratch": {"seconds": 1000.0, "budget_seconds": 3600, "date": "2026-01-01T11:00:00+00:00",
-                         "chapters": {"01_image_preprocessing": 60.0, "02_cnn_basics": 600.0}}}
-    (tmp_path / "results" / "cpu" / "run_times.json").write_text(json.dumps(times))
-    page = overview.markdown("cpu", tmp_path)
+    page = _time_page(tmp_path, {"01_image_preprocessing": (120.0, True, "2026-02-01T10:00:00+00:00"),
+                                 "02_cnn_basics": (3600.0, True, "2026-02-01T11:00:00+00:00")},
+                      1000.0, {"01_image_preprocessing": 60.0, "02_cnn_basics": 600.0})
     rows = page.split("## Time budget")[1].splitlines()
     assert next(ln for ln in rows if ln.startswith("| 02_cnn_basics |")).startswith("| 02_cnn_basics | 60.0 | 4.0 | **no** |")
     line = next(ln for ln in page.splitlines() if ln.startswith("Measured from scratch since then"))
